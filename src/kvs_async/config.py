@@ -29,9 +29,19 @@ def _default_retry_mode() -> RetryMode:
     return "standard"
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() == "true"
+
+
 @define(frozen=True, slots=True, kw_only=True)
 class ClientConfig:
-    """Per-client knobs. ``read_timeout`` bounds each read, never a whole stream."""
+    """Per-client knobs. ``read_timeout`` bounds each read, never a whole stream.
+
+    ``retry_mode``: "standard" is implemented; "legacy" and "adaptive" are
+    accepted for compatibility with AWS config files and behave as "standard".
+    ``data_endpoint_ttl``: seconds a GetDataEndpoint/GetSignalingChannelEndpoint
+    answer is reused by data-plane clients.
+    """
 
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -39,11 +49,16 @@ class ClientConfig:
     retry_mode: RetryMode = field(factory=_default_retry_mode)
     max_pool_connections: int = 100
     user_agent_extra: str | None = None
+    use_fips_endpoint: bool = field(factory=lambda: _env_flag("AWS_USE_FIPS_ENDPOINT"))
+    use_dualstack_endpoint: bool = field(factory=lambda: _env_flag("AWS_USE_DUALSTACK_ENDPOINT"))
+    data_endpoint_ttl: float = 300.0
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.max_pool_connections < 1:
+            raise ValueError(f"max_pool_connections must be >= 1, got {self.max_pool_connections}")
         if self.retry_mode not in ("standard", "legacy", "adaptive"):
             raise ValueError(f"unknown retry_mode {self.retry_mode!r}")

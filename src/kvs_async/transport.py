@@ -1,0 +1,221 @@
+"""Sending signed requests with aiohttp: one pooled session per client, typed failures.
+
+The session is created lazily inside the running event loop (aiohttp binds a
+session to its loop) and closed by the owning client. Timeouts: ``connect``
+bounds establishing a connection; ``read_timeout`` bounds each read from the
+socket (never a whole response), so a long GetMedia stream lives as long as
+bytes keep coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from attrs import define
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._http import HttpRequest
+from ._version import __version__
+from .config import ClientConfig
+from .errors import ConnectTimeoutError, ReadTimeoutError, TransportError
+
+_READ_CHUNK = 64 * 1024
+
+
+def user_agent(extra: str | None = None) -> str:
+    """``kvs_async/<version> python/<version> aiohttp/<version>`` plus the caller's extra."""
+    ua = f"kvs_async/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+    return f"{ua} {extra}" if extra else ua
+
+
+def request_url(request: HttpRequest) -> URL:
+    """The wire URL: path kept as encoded, query encoded exactly as the signer canonicalises."""
+    url = request.url_base + request.path
+    if request.query:
+        url += "?" + "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in request.query
+        )
+    return URL(url, encoded=True)
+
+
+def _where(request: HttpRequest) -> str:
+    return f"{request.method} {urlsplit(request.url_base).netloc}{request.path}"
+
+
+def _translate(exc: BaseException, where: str, read_timeout: float) -> TransportError:
+    """aiohttp/asyncio/OS failures -> our typed errors (the caller chains ``exc``)."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimeoutError(f"connecting for {where} timed out")
+    if isinstance(exc, (aiohttp.SocketTimeoutError, asyncio.TimeoutError, TimeoutError)):
+        return ReadTimeoutError(f"no bytes for {read_timeout:g}s reading the response to {where}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportError(f"could not connect for {where}: {exc.os_error}")
+    return TransportError(f"{where} failed at the connection level: {type(exc).__name__}: {exc}")
+
+
+_TRANSPORT_FAILURES = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+class ResponseStream:
+    """A streaming response body (:class:`kvs_async._http.ByteStream`).
+
+    Each read waits at most ``read_timeout`` for bytes and raises
+    :class:`ReadTimeoutError` past it; connection failures raise
+    :class:`TransportError`. ``close()`` releases the connection: back to the
+    pool when the body was read to the end, closed otherwise.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, read_timeout: float, where: str) -> None:
+        self._response = response
+        self._content = response.content
+        self._read_timeout = read_timeout
+        self._where = where
+        self._eof = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("eof" if self._eof else "open")
+        return f"ResponseStream({self._where}, {state})"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def _read_some(self, n: int) -> bytes:
+        if self._closed:
+            raise TransportError(f"read from a closed response stream ({self._where})")
+        if self._eof:
+            return b""
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                data = await self._content.read(n)
+        except _TRANSPORT_FAILURES as exc:
+            self._abort()
+            raise _translate(exc, self._where, self._read_timeout) from exc
+        if not data:
+            self._eof = True
+            self._response.release()
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (``b""`` at the end); ``n < 0`` reads to the end of the body."""
+        if n >= 0:
+            return await self._read_some(n) if n else b""
+        parts: list[bytes] = []
+        while chunk := await self._read_some(_READ_CHUNK):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while chunk := await self._read_some(_READ_CHUNK):
+            yield chunk
+
+    def _abort(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._response.close()
+
+    def close(self) -> None:
+        """Stop reading and give the connection back (or drop it when bytes were left unread)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._eof:
+            self._response.release()
+        else:
+            self._response.close()
+
+    async def __aenter__(self) -> ResponseStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@define(slots=True, kw_only=True)
+class RawResponse:
+    """Status and headers, with either the whole body or (2xx streaming) a live stream."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+    stream: ResponseStream | None = None
+
+
+class Transport:
+    """One aiohttp ``ClientSession`` (connection pool) owned by one client."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+        self._user_agent = user_agent(config.user_agent_extra)
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=config.connect_timeout, sock_read=config.read_timeout
+        )
+
+    @property
+    def user_agent(self) -> str:
+        return self._user_agent
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=self._config.max_pool_connections)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers={"User-Agent": self._user_agent},
+                skip_auto_headers=("Content-Type", "Accept-Encoding"),
+                auto_decompress=False,
+                raise_for_status=False,
+            )
+            self._session = session
+        return session
+
+    async def send(self, request: HttpRequest, *, stream: bool = False) -> RawResponse:
+        """Send ``request``; a 2xx answer to a streaming call keeps its body unread."""
+        session = self._get_session()
+        where = _where(request)
+        try:
+            response = await session.request(
+                request.method,
+                request_url(request),
+                headers=request.headers,
+                data=request.body or None,
+            )
+        except _TRANSPORT_FAILURES as exc:
+            raise _translate(exc, where, self._config.read_timeout) from exc
+        headers: CIMultiDictProxy[str] = response.headers
+        if stream and 200 <= response.status < 300:
+            return RawResponse(
+                status=response.status,
+                headers=headers,
+                stream=ResponseStream(response, self._config.read_timeout, where),
+            )
+        try:
+            body = await response.read()
+        except _TRANSPORT_FAILURES as exc:
+            response.close()
+            raise _translate(exc, where, self._config.read_timeout) from exc
+        finally:
+            response.release()
+        return RawResponse(status=response.status, headers=headers, body=body)
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
