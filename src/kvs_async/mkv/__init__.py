@@ -5,6 +5,7 @@ Pure and synchronous (no asyncio, no aiohttp): feed it bytes from any source.
 
 from __future__ import annotations
 
+from .chunks import Chunk, ChunkParser, Frame, Track, parse_timestamp
 from .ebml import (
     DEFAULT_MAX_BUFFER_SIZE,
     DEFAULT_MAX_ELEMENT_SIZE,
@@ -23,9 +24,12 @@ __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
     "DEFAULT_MAX_ELEMENT_SIZE",
     "ELEMENTS",
+    "Chunk",
+    "ChunkParser",
     "EbmlReader",
     "ElementInfo",
     "Event",
+    "Frame",
     "Leaf",
     "MasterEnd",
     "MasterStart",
@@ -33,5 +37,7 @@ __all__ = [
     "MkvLimitError",
     "MkvParseError",
     "MkvTruncatedError",
+    "Track",
     "iter_events",
+    "parse_timestamp",
 ]

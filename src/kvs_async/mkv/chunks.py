@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Final
 
 from attrs import define
 
-__all__ = ["Chunk", "Frame", "Track"]
+from .ebml import (
+    DEFAULT_MAX_BUFFER_SIZE,
+    DEFAULT_MAX_ELEMENT_SIZE,
+    ID_CLUSTER,
+    ID_EBML,
+    ID_SEGMENT,
+    ID_SIMPLEBLOCK,
+    LEAF,
+    START,
+    VINT_LENGTH,
+    VINT_MASK,
+    StackEntry,
+    _Core,
+    decode_float,
+    element_name,
+)
+from .errors import MkvFormatError, MkvParseError, MkvTruncatedError
+from .lacing import BlockFrames, parse_block
+
+__all__ = ["Chunk", "ChunkParser", "Frame", "Track", "parse_timestamp"]
 
 
 @define(frozen=True, slots=True)
@@ -65,3 +87,417 @@ class Chunk:
     error_code: str | None
     error_id: int | None
     timecode_scale: int
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+TAG_FRAGMENT_NUMBER: Final = "AWS_KINESISVIDEO_FRAGMENT_NUMBER"
+TAG_SERVER_TIMESTAMP: Final = "AWS_KINESISVIDEO_SERVER_TIMESTAMP"
+TAG_PRODUCER_TIMESTAMP: Final = "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP"
+TAG_MILLIS_BEHIND_NOW: Final = "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW"
+TAG_CONTINUATION_TOKEN: Final = "AWS_KINESISVIDEO_CONTINUATION_TOKEN"
+TAG_ERROR_CODE: Final = "AWS_KINESISVIDEO_ERROR_CODE"
+TAG_ERROR_ID: Final = "AWS_KINESISVIDEO_ERROR_ID"
+#: A Tags element holding one of these ends the fragment (GetMedia's last word on it).
+FINAL_TAGS: Final = frozenset({TAG_CONTINUATION_TOKEN, TAG_ERROR_CODE, TAG_ERROR_ID})
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_TIMESTAMP = re.compile(r"(-?)([0-9]{1,12})(?:\.([0-9]{1,9}))?")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+ID_TRACKS: Final = 0x1654AE6B
+ID_TRACKENTRY: Final = 0xAE
+ID_TAGS: Final = 0x1254C367
+ID_SIMPLETAG: Final = 0x67C8
+ID_BLOCKGROUP: Final = 0xA0
+ID_BLOCK: Final = 0xA1
+ID_REFERENCEBLOCK: Final = 0xFB
+ID_TIMECODE: Final = 0xE7
+ID_TIMECODESCALE: Final = 0x2AD7B1
+ID_TAGNAME: Final = 0x45A3
+ID_TAGSTRING: Final = 0x4487
+
+_TRACK_UINTS: Final = {
+    0xD7: "number",
+    0x73C5: "uid",
+    0x83: "type",
+    0xB0: "width",
+    0xBA: "height",
+    0x9F: "channels",
+    0x23E383: "default_duration_ns",
+}
+_TRACK_STRINGS: Final = {0x86: "codec_id", 0x536E: "name"}
+_ID_CODEC_PRIVATE: Final = 0x63A2
+_ID_SAMPLING_FREQUENCY: Final = 0xB5
+
+_KEY: Final = tuple(bool(f & 0x80) for f in range(256))
+_INVISIBLE: Final = tuple(bool(f & 0x08) for f in range(256))
+_DISCARDABLE: Final = tuple(bool(f & 0x01) for f in range(256))
+
+# (track number, timecode in ticks, flags, start, end): a frame before its chunk's raw exists.
+_PendingFrame = tuple[int, int, int, int, int]
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """KVS epoch seconds (`1511852109.126`) as an aware UTC datetime, exact to the microsecond."""
+    m = _TIMESTAMP.fullmatch(text.strip())
+    if m is None:
+        return None
+    micros = int(m[2]) * 1_000_000 + int((m[3] or "").ljust(6, "0")[:6])
+    try:
+        return _EPOCH + timedelta(microseconds=-micros if m[1] else micros)
+    except OverflowError:
+        return None
+
+
+def _parse_int(text: str | None) -> int | None:
+    if text is None or _INTEGER.fullmatch(text.strip()) is None:
+        return None
+    return int(text)
+
+
+class ChunkParser(_Core):
+    """Incremental GetMedia parser: bytes in, complete `Chunk`s out (see the package docs).
+
+    A chunk completes when the Tags element carrying the continuation token (or the error tags)
+    ends, or - for fragments without KVS tags - when the next EBML header begins or at `close()`.
+    The unfinished chunk's bytes are held (they become its `raw`), so `max_buffer_size` bounds
+    the fragment size; `max_element_size` bounds each leaf (a SimpleBlock is one).
+    `fast=False` turns off the SimpleBlock loop and reads clusters through the generic stepper
+    (same results; kept for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_element_size: int = DEFAULT_MAX_ELEMENT_SIZE,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        fast: bool = True,
+    ) -> None:
+        super().__init__(max_element_size=max_element_size, max_buffer_size=max_buffer_size)
+        self._fast = fast
+        self._chunk_start = 0
+        self._tags: list[tuple[str, str] | None] = []
+        self._frames: list[_PendingFrame] = []
+        self._tracks: tuple[Track, ...] = ()
+        self._new_tracks: list[Track] | None = None
+        self._entry: dict[str, Any] | None = None
+        self._scale = 1_000_000
+        self._cluster_tc = 0
+        self._simple: list[list[Any]] = []  # open SimpleTags: [index in _tags, name, value]
+        self._tags_final = False
+        self._group: list[Any] | None = (
+            None  # open BlockGroup: [parsed Block or None, has reference]
+        )
+
+    # -- public -------------------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Chunk]:
+        """Parse more bytes; return the chunks they complete (possibly none)."""
+        self._check_usable()
+        out: list[Chunk] = []
+        try:
+            step = self._piece_size()
+            if len(data) <= step and not isinstance(data, memoryview):
+                self._buf += data
+                self._run(out)
+                self._compact(self._chunk_start)
+                self._check_buffer(self._chunk_start)
+            else:
+                mv = memoryview(data).cast("B")
+                for i in range(0, len(mv), step):
+                    self._buf += mv[i : i + step]
+                    self._run(out)
+                    self._compact(self._chunk_start)
+                    self._check_buffer(self._chunk_start)
+        except MkvParseError as exc:
+            self._failed = exc
+            raise
+        return out
+
+    def close(self) -> list[Chunk]:
+        """End of stream: return the last complete chunks, or raise MkvTruncatedError."""
+        self._check_usable()
+        self._closed = True
+        out: list[Chunk] = []
+        try:
+            end = self._base + len(self._buf)
+            here = self._base + self._pos
+            reason = None
+            if self._pos < len(self._buf):
+                reason = (
+                    f"stream ended inside an element ({len(self._buf) - self._pos} bytes pending)"
+                )
+            else:
+                while self._stack:
+                    top = self._stack[-1]
+                    if top[3] != -1:
+                        reason = (
+                            f"stream ended inside {element_name(top[0])}, "
+                            f"which should end at {top[3]}"
+                        )
+                        break
+                    self._stack.pop()
+                    self._on_end(top, here, out)
+            if reason is None and end > self._chunk_start:
+                if self._is_kvs_fragment():
+                    reason = "stream ended before the fragment's trailing KVS Tags"
+                else:
+                    out.append(self._complete(end))
+            if reason is not None:
+                partial = self._build(end) if end > self._chunk_start else None
+                raise MkvTruncatedError(
+                    reason, offset=here, path=self._path(), partial=partial, chunks=out
+                )
+        except MkvParseError as exc:
+            self._failed = exc
+            raise
+        return out
+
+    # -- stepping -----------------------------------------------------------------------------
+
+    def _run(self, out: list[Chunk]) -> None:
+        step = self._step
+        stack = self._stack
+        fast = self._fast
+        while True:
+            if fast and stack and stack[-1][0] == ID_CLUSTER:
+                self._fast_blocks()
+            r = step()
+            if r is None:
+                return
+            kind = r[0]
+            if kind == LEAF:
+                self._on_leaf(r[1], r[2], r[3], r[4])  # type: ignore[arg-type]
+            elif kind == START:
+                self._on_start(r[1], out)  # type: ignore[arg-type]
+            else:
+                self._on_end(r[1], r[2], out)  # type: ignore[arg-type]
+
+    def _fast_blocks(self) -> None:
+        """Read unlaced SimpleBlocks with one-byte track numbers straight off the buffer.
+
+        Anything else (another element, lacing, a bad or incomplete header, a limit) stops the
+        loop; the generic stepper then reads the same bytes with every check.
+        """
+        buf = self._buf
+        n = len(buf)
+        base = self._base
+        pos = self._pos
+        bound = self._stack[-1][4] - base
+        if bound < n:
+            n = bound
+        append = self._frames.append
+        ctc = self._cluster_tc
+        limit = self.max_element_size
+        vlen = VINT_LENGTH
+        mask = VINT_MASK
+        from_bytes = int.from_bytes
+        count = 0
+        while pos + 5 < n and buf[pos] == 0xA3:
+            s0 = buf[pos + 1]
+            sl = vlen[s0]
+            if sl == 1:
+                size = s0 & 0x7F
+                if size == 0x7F:
+                    break
+                start = pos + 2
+            elif sl:
+                start = pos + 1 + sl
+                if start > n:
+                    break
+                m = mask[sl]
+                size = from_bytes(buf[pos + 1 : start], "big") & m
+                if size == m:
+                    break
+            else:
+                break
+            end = start + size
+            if end > n or size > limit or size < 4:
+                break
+            t0 = buf[start]
+            if t0 < 0x80:
+                break
+            flags = buf[start + 3]
+            if flags & 0x06:
+                break
+            rel = (buf[start + 1] << 8) | buf[start + 2]
+            if rel & 0x8000:
+                rel -= 0x10000
+            append((t0 & 0x7F, ctc + rel, flags, base + start + 4, base + end))
+            count += 1
+            pos = end
+        self._pos = pos
+        self._elements += count
+
+    # -- element handlers -----------------------------------------------------------------------
+
+    def _on_start(self, entry: StackEntry, out: list[Chunk]) -> None:
+        eid = entry[0]
+        if eid == ID_CLUSTER:
+            self._cluster_tc = 0
+        elif eid == ID_SIMPLETAG:
+            self._simple.append([len(self._tags), None, None])
+            self._tags.append(None)
+        elif eid == ID_BLOCKGROUP:
+            self._group = [None, False]
+        elif eid == ID_TRACKENTRY:
+            self._entry = {}
+        elif eid == ID_TAGS:
+            self._tags_final = False
+        elif eid == ID_EBML:
+            if len(self._stack) == 1 and entry[1] > self._chunk_start:
+                out.append(self._complete(entry[1]))
+        elif eid == ID_SEGMENT:
+            self._tracks = ()
+            self._scale = 1_000_000
+        elif eid == ID_TRACKS:
+            self._new_tracks = []
+
+    def _on_end(self, entry: StackEntry, end: int, out: list[Chunk]) -> None:
+        eid = entry[0]
+        if eid == ID_SIMPLETAG:
+            if self._simple:
+                index, name, value = self._simple.pop()
+                if name is not None and index < len(self._tags):
+                    self._tags[index] = (name, value if value is not None else "")
+                    if name in FINAL_TAGS:
+                        self._tags_final = True
+        elif eid == ID_BLOCKGROUP:
+            group = self._group
+            self._group = None
+            if group is not None and group[0] is not None:
+                track, rel, flags, spans = group[0]
+                flags = (flags & 0x08) | (0 if group[1] else 0x80)
+                tc = self._cluster_tc + rel
+                for a, b in spans:
+                    self._frames.append((track, tc, flags, a, b))
+        elif eid == ID_TAGS:
+            if self._tags_final:
+                self._tags_final = False
+                out.append(self._complete(end))
+        elif eid == ID_TRACKENTRY:
+            fields = self._entry
+            self._entry = None
+            if fields is not None and "number" in fields:
+                if self._new_tracks is None:
+                    self._new_tracks = []
+                self._new_tracks.append(Track(**fields))
+        elif eid == ID_TRACKS:
+            self._tracks = tuple(self._new_tracks or ())
+            self._new_tracks = None
+
+    def _on_leaf(self, eid: int, offset: int, hsize: int, size: int) -> None:
+        start = offset - self._base + hsize
+        end = start + size
+        buf = self._buf
+        stack = self._stack
+        parent = stack[-1][0] if stack else -1
+        if eid == ID_SIMPLEBLOCK:
+            if parent == ID_CLUSTER:
+                track, rel, flags, spans = self._block(start, end)
+                tc = self._cluster_tc + rel
+                for a, b in spans:
+                    self._frames.append((track, tc, flags, a, b))
+        elif eid == ID_TIMECODE:
+            if parent == ID_CLUSTER:
+                self._cluster_tc = self._uint(start, end, offset)
+        elif eid == ID_TAGNAME or eid == ID_TAGSTRING:
+            if parent == ID_SIMPLETAG and self._simple:
+                text = bytes(buf[start:end]).rstrip(b"\x00").decode("utf-8", "replace")
+                self._simple[-1][1 if eid == ID_TAGNAME else 2] = text
+        elif eid == ID_BLOCK:
+            if parent == ID_BLOCKGROUP and self._group is not None:
+                self._group[0] = self._block(start, end)
+        elif eid == ID_REFERENCEBLOCK:
+            if self._group is not None:
+                self._group[1] = True
+        elif eid == ID_TIMECODESCALE:
+            scale = self._uint(start, end, offset)
+            if scale > 0:
+                self._scale = scale
+        elif self._entry is not None:
+            entry = self._entry
+            if eid in _TRACK_UINTS:
+                entry[_TRACK_UINTS[eid]] = self._uint(start, end, offset)
+            elif eid in _TRACK_STRINGS:
+                text = bytes(buf[start:end]).rstrip(b"\x00").decode("utf-8", "replace")
+                entry[_TRACK_STRINGS[eid]] = text
+            elif eid == _ID_CODEC_PRIVATE:
+                entry["codec_private"] = bytes(buf[start:end])
+            elif eid == _ID_SAMPLING_FREQUENCY:
+                try:
+                    entry["sampling_rate"] = decode_float(
+                        buf[start:end], offset=offset, name="SamplingFrequency"
+                    )
+                except MkvFormatError as exc:
+                    raise self._format_error(exc.message, offset) from None
+
+    def _uint(self, start: int, end: int, offset: int) -> int:
+        if end - start > 8:
+            raise self._format_error(f"unsigned integer of {end - start} bytes", offset)
+        return int.from_bytes(self._buf[start:end], "big")
+
+    def _block(self, start: int, end: int) -> BlockFrames:
+        try:
+            return parse_block(self._buf, start, end, self._base)
+        except MkvFormatError as exc:
+            raise self._format_error(exc.message, exc.offset) from None
+
+    # -- chunks -------------------------------------------------------------------------------
+
+    def _is_kvs_fragment(self) -> bool:
+        return any(t is not None and t[0] == TAG_FRAGMENT_NUMBER for t in self._tags)
+
+    def _complete(self, end: int) -> Chunk:
+        chunk = self._build(end)
+        self._chunk_start = end
+        self._tags = []
+        self._frames = []
+        self._simple = []
+        self._group = None
+        self._tags_final = False
+        return chunk
+
+    def _build(self, end: int) -> Chunk:
+        cs = self._chunk_start
+        raw = self._bytes(cs, end)
+        view = memoryview(raw)
+        key, inv, disc = _KEY, _INVISIBLE, _DISCARDABLE
+        scale = self._scale
+        if scale == 1_000_000:
+            frames = tuple(
+                [
+                    Frame(t, tc, key[f], inv[f], disc[f], view[a - cs : b - cs])
+                    for t, tc, f, a, b in self._frames
+                ]
+            )
+        else:
+            frames = tuple(
+                [
+                    Frame(
+                        t, tc * scale // 1_000_000, key[f], inv[f], disc[f], view[a - cs : b - cs]
+                    )
+                    for t, tc, f, a, b in self._frames
+                ]
+            )
+        tag_list = tuple(t for t in self._tags if t is not None)
+        tags = dict(tag_list)
+        server = tags.get(TAG_SERVER_TIMESTAMP)
+        producer = tags.get(TAG_PRODUCER_TIMESTAMP)
+        return Chunk(
+            fragment_number=tags.get(TAG_FRAGMENT_NUMBER),
+            server_timestamp=None if server is None else parse_timestamp(server),
+            producer_timestamp=None if producer is None else parse_timestamp(producer),
+            millis_behind_now=_parse_int(tags.get(TAG_MILLIS_BEHIND_NOW)),
+            continuation_token=tags.get(TAG_CONTINUATION_TOKEN),
+            tags=MappingProxyType(tags),
+            tag_list=tag_list,
+            tracks=self._tracks,
+            frames=frames,
+            raw=raw,
+            offset=cs,
+            error_code=tags.get(TAG_ERROR_CODE),
+            error_id=_parse_int(tags.get(TAG_ERROR_ID)),
+            timecode_scale=scale,
+        )
