@@ -43,7 +43,7 @@ class Emitter:
         if member is not None and member.jsonvalue:
             return "Any"
         s = self.shapes[shape_name]
-        if s.type == "string":
+        if s.type in ("string", "character"):
             return f"{s.name} | str" if s.enum else "str"
         if s.type in _INT_TYPES:
             return "int"
@@ -136,6 +136,13 @@ class Emitter:
             lines.append(f"\n    {m.py_name}: {ann}{default}\n")
             if m.doc:
                 lines.append(docstring(m.doc, "    "))
+        if s.union:
+            lines.append("\n    sdk_unknown_member: str | None = None\n")
+            lines.append(
+                docstring(
+                    "Wire name of a member this client does not know (parsed output only).", "    "
+                )
+            )
         return "".join(lines)
 
     def exception_class(self, s: Shape) -> str:

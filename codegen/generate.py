@@ -126,3 +126,38 @@ def diff(files: Mapping[str, str], package: Path) -> str:
                 )
             )
     return "".join(chunks)
+
+
+_INLINE_COUNTER = [0]
+
+
+def module_from_model(
+    name: str,
+    model: Mapping[str, Any],
+    paginators: Mapping[str, Any] | None = None,
+    *,
+    client_class: str | None = None,
+    formatted: bool = False,
+) -> Any:
+    """Generate and import a module for an arbitrary model dict (tests, experiments).
+
+    The module lives under the ``kvs_async`` package (``kvs_async._inline_<n>``) so the
+    relative imports of generated code resolve; nothing is written to disk.
+    """
+    import sys
+    import types
+
+    service = lower(
+        name, model, paginators, source=f"<inline model {name}>", client_class=client_class
+    )
+    source = emit(service)
+    if formatted:
+        source = format_source(source, f"{service.module}.py")
+    _INLINE_COUNTER[0] += 1
+    modname = f"kvs_async._inline_{service.module}_{_INLINE_COUNTER[0]}"
+    module = types.ModuleType(modname)
+    module.__package__ = "kvs_async"
+    module.__dict__["__source__"] = source
+    sys.modules[modname] = module
+    exec(compile(source, modname, "exec"), module.__dict__)
+    return module

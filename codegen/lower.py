@@ -21,6 +21,7 @@ from .ir import Member, Operation, Paginator, Service, Shape
 
 SCALAR_TYPES = frozenset(
     {
+        "character",
         "string",
         "integer",
         "long",
@@ -186,7 +187,8 @@ class _Lowerer:
         if not isinstance(target, str) or target not in self.model["shapes"]:
             self.problem(f"shape {owner}: member {wire} targets unknown shape {target!r}")
             return None
-        location = raw.get("location")
+        # botocore merges a location written on the target shape into the member.
+        location = raw.get("location") or self.model["shapes"][target].get("location")
         if location is not None and location not in LOCATIONS:
             self.problem(f"shape {owner}: member {wire} has unsupported location {location!r}")
         fmt = raw.get("timestampFormat")
@@ -229,7 +231,16 @@ def lower(
     if protocol != "rest-json":
         low.problem(f"service {name}: protocol {protocol!r} is not supported (rest-json only)")
     shapes: dict[str, Shape] = {}
+    ref_payloads: dict[str, str] = {}
+    for op_raw in model.get("operations", {}).values():
+        for role in ("input", "output"):
+            ref = op_raw.get(role) or {}
+            if "payload" in ref and "shape" in ref:
+                ref_payloads[ref["shape"]] = ref["payload"]
     for shape_name, raw in model.get("shapes", {}).items():
+        if shape_name in ref_payloads and "payload" not in raw:
+            # Legacy models put ``payload`` on the operation's shape reference.
+            raw = {**raw, "payload": ref_payloads[shape_name]}
         shape = low.shape(shape_name, raw)
         if shape is not None:
             shapes[shape_name] = shape

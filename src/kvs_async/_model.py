@@ -33,7 +33,7 @@ class MemberSpec:
     @property
     def key(self) -> str:
         """The name used on the wire (JSON key, header name, query key or URI label)."""
-        return self.location_name or self.wire
+        return self.location_name if self.location_name is not None else self.wire
 
 
 @define(frozen=True, slots=True, kw_only=True)

@@ -232,31 +232,28 @@ class Codec:
         self._routes: (
             list[tuple[re.Pattern[str], OperationSpec, list[tuple[str, str]], int]] | None
         ) = None
-        for shape in self.shapes.values():
-            if shape.type == "structure" and shape.cls is not None and not shape.exception:
-                self.converter.register_unstructure_hook(
-                    shape.cls, self._struct_unstructure_hook(shape)
-                )
-                self.converter.register_structure_hook(
-                    shape.cls, self._struct_structure_hook(shape)
-                )
+        # One predicate-dispatched hook pair for all structure classes of the service: the
+        # per-class functions are compiled from the shape table (see ``serializer``/``parser``),
+        # so cattrs never reflects on the classes' annotations.
+        by_cls = {
+            shape.cls: shape.name
+            for shape in self.shapes.values()
+            if shape.type == "structure" and shape.cls is not None and not shape.exception
+        }
+        self._by_cls = by_cls
+        self.converter.register_unstructure_hook_func(by_cls.__contains__, self._unstructure_hook)
+        self.converter.register_structure_hook_func(by_cls.__contains__, self._structure_hook)
 
     # -- JSON values ---------------------------------------------------------------------------
-    def _struct_unstructure_hook(self, shape: ShapeSpec) -> Fn:
-        def hook(value: Any) -> Any:
-            fn = self.serializer(shape.name)
-            assert fn is not None
-            return fn(value)
+    def _unstructure_hook(self, value: Any) -> Any:
+        fn = self.serializer(self._by_cls[type(value)])
+        assert fn is not None
+        return fn(value)
 
-        return hook
-
-    def _struct_structure_hook(self, shape: ShapeSpec) -> Callable[[Any, Any], Any]:
-        def hook(value: Any, _type: Any) -> Any:
-            fn = self.parser(shape.name)
-            assert fn is not None
-            return fn(value)
-
-        return hook
+    def _structure_hook(self, value: Any, cls: Any) -> Any:
+        fn = self.parser(self._by_cls[cls])
+        assert fn is not None
+        return fn(value)
 
     def serializer(self, shape_name: str, ts_format: str | None = None) -> Fn | None:
         """Python value -> JSON value for ``shape_name`` (None means identity)."""
@@ -333,6 +330,22 @@ class Codec:
                 if m.location is None
             ]
             required_none = {m.name: None for m in s.members if m.wire in s.required}
+            if s.union:
+                known = {key for key, _, _ in plan} | {"__type"}
+
+                def parse_union(value: Any) -> Any:
+                    kwargs: dict[str, Any] = dict(required_none)
+                    for key, attr, fn in plan:
+                        v = value.get(key)
+                        if v is not None:
+                            kwargs[attr] = v if fn is None else fn(v)
+                    if not kwargs:
+                        unknown = [k for k in value if k not in known]
+                        if unknown:
+                            kwargs["sdk_unknown_member"] = unknown[0]
+                    return cls(**kwargs)
+
+                return parse_union
 
             def parse_struct(value: Any) -> Any:
                 kwargs: dict[str, Any] = dict(required_none)
@@ -475,7 +488,7 @@ class Codec:
                 plan.payload = (pm.name, "json")
                 plan.payload_fn = self.serializer(pm.shape)
         elif any(m.location is None for m in shape.members):
-            plan.body = self.serializer(shape.name)
+            plan.body = self.converter.unstructure
         return plan
 
     def serialize(self, op: OperationSpec, value: Any) -> HttpRequest:
@@ -586,7 +599,7 @@ class Codec:
             if m.location == "header":
                 plan.headers.append((m.name, m.key.lower(), self.text_reader(m, "rfc822")))
             elif m.location == "headers":
-                plan.prefix_headers.append((m.name, m.key.lower()))
+                plan.prefix_headers.append((m.name, (m.location_name or "").lower()))
             elif m.location == "statusCode":
                 plan.status = m.name
         if shape.payload is not None:
@@ -814,7 +827,7 @@ class Codec:
                     if hv is not None:
                         kwargs[m.name] = self.text_reader(m, "rfc822")(hv)
                 elif m.location == "headers":
-                    prefix = m.key.lower()
+                    prefix = (m.location_name or "").lower()
                     found = {
                         k[len(prefix) :]: v
                         for k, v in headers.items()

@@ -57,7 +57,7 @@ class Validators:
             return self._list(s)
         if kind == "map":
             return self._map(s)
-        if kind == "string":
+        if kind in ("string", "character"):
             return self._string(s)
         if kind in ("integer", "long", "byte", "short"):
             return self._number(s, (int,), "an int")
@@ -76,7 +76,12 @@ class Validators:
             return _anything
         cls = s.cls
         plan = [
-            (m.name, m.wire in s.required, m.idempotency_token, self._lazy(m.shape))
+            (
+                m.name,
+                m.wire in s.required,
+                m.idempotency_token,
+                _anything if m.jsonvalue else self._lazy(m.shape),
+            )
             for m in s.members
         ]
         union = s.union

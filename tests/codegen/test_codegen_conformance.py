@@ -1,0 +1,179 @@
+"""AWS's rest-json protocol tests (botocore's copies) against our serializer and parser.
+
+Each case carries its own small service model; the generator turns it into a module
+(in memory, through the same lower/emit stages as the committed bindings) and the
+case runs against that module's shape table. Cases botocore skips are skipped here
+with botocore's reason; every other case must pass. Counts per suite are printed
+by ``test_conformance_counts`` (run pytest with ``-s`` to see them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from codegen_helpers import from_params, to_result
+from conftest import CONFORMANCE_DIR
+
+from codegen.generate import module_from_model
+from kvs_async import protocol
+
+PROTOCOLS = CONFORMANCE_DIR / "protocols"
+SUITES = {
+    "input": "input/rest-json.json",
+    "output": "output/rest-json.json",
+    "legacy-input": "legacy/input/rest-json.json",
+    "legacy-output": "legacy/output/rest-json.json",
+}
+IGNORE = json.loads((PROTOCOLS / "protocol-tests-ignore-list.json").read_text())
+
+# Cases botocore's own runner skips, with its reasons (tests/data/conformance/README.md).
+SKIP_REASONS: dict[str, str] = {}
+for _suite in IGNORE["general"]["input"]["suites"]:
+    SKIP_REASONS[f"suite:input:{_suite}"] = "botocore ignore list (general input suite)"
+for _case in IGNORE["protocols"]["rest-json"]["input"]["cases"]:
+    SKIP_REASONS[f"case:input:{_case}"] = "botocore ignore list (rest-json input case)"
+for _case in IGNORE["protocols"]["rest-json"]["output"]["cases"]:
+    SKIP_REASONS[f"case:output:{_case}"] = "botocore ignore list (rest-json output case)"
+
+_MODULES: dict[str, Any] = {}
+RESULTS: Counter[tuple[str, str]] = Counter()
+
+
+def _cases() -> list[Any]:
+    params = []
+    for kind, rel in SUITES.items():
+        direction = "input" if kind.endswith("input") else "output"
+        for si, suite in enumerate(json.loads((PROTOCOLS / rel).read_text())):
+            for ci, case in enumerate(suite["cases"]):
+                cid = case.get("id") or f"{suite['description']}#{ci}"
+                reason = SKIP_REASONS.get(f"suite:{direction}:{suite['description']}") or (
+                    SKIP_REASONS.get(f"case:{direction}:{case['id']}") if "id" in case else None
+                )
+                if reason is None and kind == "legacy-input" and "params" not in case:
+                    reason = "legacy input case without params (botocore skips it)"
+                marks = [pytest.mark.skip(reason=reason)] if reason else []
+                params.append(pytest.param(kind, si, suite, case, id=f"{kind}:{cid}", marks=marks))
+    return params
+
+
+def _module(kind: str, si: int, suite: dict[str, Any], case: dict[str, Any]) -> Any:
+    given = dict(case["given"])
+    given.setdefault("name", "OperationName")
+    key = f"{kind}:{si}:{json.dumps(given, sort_keys=True)}"
+    mod = _MODULES.get(key)
+    if mod is None:
+        model = {
+            "metadata": suite["metadata"],
+            "shapes": suite["shapes"],
+            "operations": {given["name"]: given},
+        }
+        mod = module_from_model("conformance", model, client_class="ConformanceClient")
+        _MODULES[key] = mod
+    return mod
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import unquote
+
+    pairs = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        pairs.append((unquote(k), unquote(v)))
+    return pairs
+
+
+def _check_input(mod: Any, suite: dict[str, Any], case: dict[str, Any]) -> None:
+    op = next(iter(mod.OPERATIONS.values()))
+    shapes = mod.SERVICE.shapes
+    params = case.get("params", {})
+    value = from_params(shapes, op.input_shape, params) if op.input_shape else None
+    req = protocol.serialize_request(mod.SERVICE, op, value)
+    expected = case["serialized"]
+    if "method" in expected:
+        assert req.method == expected["method"]
+    path, _, query = expected["uri"].partition("?")
+    assert req.path == path
+    # Our query is decoded pairs (the transport encodes them); compare decoded, in order.
+    assert req.query == _query_pairs(query)
+    if "body" in expected:
+        want = expected["body"]
+        try:
+            assert json.loads(req.body) == json.loads(want)
+        except ValueError:
+            assert req.body == want.encode()
+    lower = {k.lower(): v for k, v in req.headers.items()}
+    in_shape = shapes[op.input_shape] if op.input_shape else None
+    list_headers = {
+        (m.key.lower())
+        for m in (in_shape.members if in_shape else ())
+        if m.location == "header" and shapes[m.shape].type == "list"
+    }
+    for name, value_ in expected.get("headers", {}).items():
+        if name.lower() == "content-type" and value_ != "application/json":
+            continue
+        actual = lower.get(name.lower())
+        if name.lower() in list_headers:
+            value_ = value_.replace(", ", ",")
+            actual = actual.replace(", ", ",") if actual is not None else None
+        assert actual == value_, name
+    for name in expected.get("forbidHeaders", []):
+        assert name.lower() not in lower, name
+    if "host" in expected:
+        prefix = protocol.expand_host_prefix(mod.SERVICE, op, value) or ""
+        endpoint = suite.get("clientEndpoint", "https://example.com")
+        assert prefix + urlsplit(endpoint).netloc == expected["host"]
+
+
+def _check_output(mod: Any, case: dict[str, Any]) -> None:
+    op = next(iter(mod.OPERATIONS.values()))
+    shapes = mod.SERVICE.shapes
+    resp = case["response"]
+    body = resp.get("body", "").encode()
+    headers = resp.get("headers", {})
+    if "error" in case:
+        err = protocol.parse_error(mod.SERVICE, resp["status_code"], headers, body)
+        assert err.code == case.get("errorCode", "")
+        assert err.message == case.get("errorMessage", "")
+        shape = next((s for s in shapes.values() if s.exception and s.cls is type(err)), None)
+        fields = {
+            m.wire: to_result(shapes, m.shape, err.fields[m.name], top=False)  # type: ignore[attr-defined]
+            for m in (shape.members if shape else ())
+            if m.name in err.fields  # type: ignore[attr-defined]
+        }
+        assert fields == case["error"]
+        return
+    out = protocol.parse_response(mod.SERVICE, op, resp["status_code"], headers, body)
+    got = to_result(shapes, op.output_shape, out) if op.output_shape else {}
+    assert got == case["result"]
+
+
+@pytest.mark.parametrize(("kind", "si", "suite", "case"), _cases())
+def test_conformance(kind: str, si: int, suite: dict[str, Any], case: dict[str, Any]) -> None:
+    mod = _module(kind, si, suite, case)
+    if kind.endswith("input"):
+        _check_input(mod, suite, case)
+    else:
+        _check_output(mod, case)
+    RESULTS[(kind, "passed")] += 1
+
+
+# What botocore's runner executes per file (tests/data/conformance/README.md, "Case counts").
+BOTOCORE_RUN = {"input": 101, "output": 82, "legacy-input": 53, "legacy-output": 33}
+
+
+def test_conformance_counts() -> None:
+    """We run exactly the cases botocore runs; print run/skip counts per suite."""
+    run: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    for p in _cases():
+        kind = p.values[0]
+        (skipped if p.marks else run)[kind] += 1
+    for kind in SUITES:
+        print(f"conformance {kind}: {run[kind]} run, {skipped[kind]} skipped")
+    assert dict(run) == BOTOCORE_RUN
