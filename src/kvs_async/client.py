@@ -32,9 +32,9 @@ from .dataplane import (
     EndpointKey,
     endpoint_key,
 )
-from .endpoints import load_ruleset, resolve_endpoint, signing_overrides
+from .endpoints import RuleSet, load_ruleset, resolve_with_builtins, signing_overrides
 from .errors import EndpointResolutionError, KvsError, ReadTimeoutError, TransportError
-from .retries import RetryPolicy, classify, is_clock_skew_error, server_time
+from .retries import ErrorKind, RetryPolicy, classify, is_clock_skew_error, server_time
 from .signing import sign_request
 from .transport import Transport
 
@@ -86,6 +86,7 @@ class BaseClient:
         self._retry = RetryPolicy(self._config.max_attempts)
         self._clock_offset = timedelta(0)
         self._route: _Route | None = None
+        self._rules: RuleSet | None = None
         self._prepare_lock: asyncio.Lock | None = None
         self._discover = self.SERVICE.name in DATA_PLANE_SERVICES and self._endpoint_url is None
         self._data_endpoints = DataEndpointCache(self._config.data_endpoint_ttl)
@@ -163,19 +164,22 @@ class BaseClient:
             )
         return region
 
-    def _make_route(self, endpoint_url: str | None, *, discovered: bool = False) -> _Route:
-        if discovered:
-            endpoint = load_ruleset(self.SERVICE.name).resolve(
-                {"Region": self._region, "Endpoint": endpoint_url}
-            )
-        else:
-            endpoint = resolve_endpoint(
-                self.SERVICE.name,
-                region=self._region,
-                use_fips=self._config.use_fips_endpoint,
-                use_dualstack=self._config.use_dualstack_endpoint,
-                endpoint_url=endpoint_url,
-            )
+    async def _ruleset(self) -> RuleSet:
+        ruleset = self._rules
+        if ruleset is None:
+            # The packaged JSON is read once per process, in a worker thread.
+            ruleset = self._rules = await asyncio.to_thread(load_ruleset, self.SERVICE.name)
+        return ruleset
+
+    async def _make_route(self, endpoint_url: str | None, *, discovered: bool = False) -> _Route:
+        # A discovered data endpoint is already the right (FIPS/dual-stack or not) host.
+        endpoint = resolve_with_builtins(
+            await self._ruleset(),
+            region=self._region,
+            use_fips=self._config.use_fips_endpoint and not discovered,
+            use_dualstack=self._config.use_dualstack_endpoint and not discovered,
+            endpoint_url=endpoint_url,
+        )
         region, name = signing_overrides(endpoint)
         return _Route(
             url_base=endpoint.url.rstrip("/"),
@@ -187,7 +191,7 @@ class BaseClient:
         route = self._route
         if route is None:
             await self._ensure_region()
-            route = self._route = self._make_route(self._endpoint_url)
+            route = self._route = await self._make_route(self._endpoint_url)
         return route
 
     def _control_client(self) -> KinesisVideoClient:
@@ -239,7 +243,7 @@ class BaseClient:
         url = await self._data_endpoints.get(key, lambda: self._lookup_data_endpoint(key))
         route = self._data_routes.get(url)
         if route is None:
-            route = self._data_routes[url] = self._make_route(url, discovered=True)
+            route = self._data_routes[url] = await self._make_route(url, discovered=True)
         return route
 
     # --- calls -----------------------------------------------------------------------------
@@ -327,6 +331,10 @@ class BaseClient:
                     )
                     continue
             kind = classify(error)
+            if kind is not None:
+                # KVS's 400 throttles (ClientLimitExceededException ...) are modeled as plain errors.
+                error.retryable = True
+                error.throttling = error.throttling or kind is ErrorKind.THROTTLING
             cost = policy.acquire(attempt, kind) if kind is not None else None
             if cost is None:
                 raise error

@@ -351,8 +351,8 @@ def load_ruleset(service_name: str) -> RuleSet:
     )
 
 
-def resolve_endpoint(
-    service_name: str,
+def resolve_with_builtins(
+    ruleset: RuleSet,
     *,
     region: str | None,
     use_fips: bool = False,
@@ -360,7 +360,6 @@ def resolve_endpoint(
     endpoint_url: str | None = None,
 ) -> Endpoint:
     """Resolve with the builtins every AWS SDK passes (AWS::Region, AWS::UseFIPS ...)."""
-    ruleset = load_ruleset(service_name)
     builtins = {
         "AWS::Region": region,
         "AWS::UseFIPS": use_fips,
@@ -373,6 +372,24 @@ def resolve_endpoint(
         if spec.get("builtIn") in builtins
     }
     return ruleset.resolve(params)
+
+
+def resolve_endpoint(
+    service_name: str,
+    *,
+    region: str | None,
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+    endpoint_url: str | None = None,
+) -> Endpoint:
+    """:func:`resolve_with_builtins` over the packaged rule set (reads files on first use)."""
+    return resolve_with_builtins(
+        load_ruleset(service_name),
+        region=region,
+        use_fips=use_fips,
+        use_dualstack=use_dualstack,
+        endpoint_url=endpoint_url,
+    )
 
 
 def signing_overrides(endpoint: Endpoint) -> tuple[str | None, str | None]:
