@@ -67,8 +67,13 @@ def _aware(value: Any) -> datetime:
 
 
 def ts_unix(value: Any) -> int | float:
-    """Epoch seconds as botocore sends them (whole seconds; fractions dropped)."""
-    return int(calendar.timegm(_aware(value).utctimetuple()))
+    """Epoch seconds as botocore sends them: an int, or a float carrying the microseconds."""
+    dt = _aware(value)
+    seconds = calendar.timegm(dt.utctimetuple())
+    if dt.microsecond:
+        # Add as integers first so the float is rounded once (botocore does the same).
+        return (seconds * 10**6 + dt.microsecond) / 10**6
+    return seconds
 
 
 def ts_iso8601(value: Any) -> str:

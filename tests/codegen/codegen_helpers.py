@@ -111,3 +111,87 @@ def to_result(
     if s.type == "string" and isinstance(value, str):
         return str(value)
     return value
+
+
+# -- hypothesis strategies derived from the shape table ------------------------------------------
+
+import re  # noqa: E402
+
+from hypothesis import strategies as st  # noqa: E402
+
+from kvs_async.validation import python_pattern  # noqa: E402
+
+_UTC_DATETIMES = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.just(UTC),
+)
+
+
+def _bounded(s: ShapeSpec, cap: int) -> tuple[int, int]:
+    lo = int(s.min) if s.min is not None else 0
+    hi = int(s.max) if s.max is not None else lo + cap
+    return lo, max(lo, min(hi, lo + cap))
+
+
+def strategy(
+    shapes: Mapping[str, ShapeSpec],
+    shape_name: str,
+    *,
+    depth: int = 0,
+    cache: dict[str, Any] | None = None,
+) -> st.SearchStrategy[Any]:
+    """Valid values of ``shape_name`` per the model (enums, patterns, sizes, nesting)."""
+    s = shapes[shape_name]
+    if s.type in ("string", "character"):
+        if s.enum:
+            members = list(s.cls) if s.cls is not None else []
+            return st.sampled_from([*s.enum, *members])
+        lo, hi = _bounded(s, 12)
+        if s.pattern:
+            rx = python_pattern(s.pattern)
+            return st.from_regex(re.compile(rx), fullmatch=True).filter(
+                lambda v: (s.min is None or len(v) >= s.min) and (s.max is None or len(v) <= s.max)
+            )
+        return st.text(min_size=lo, max_size=hi)
+    if s.type in _INT:
+        lo = int(s.min) if s.min is not None else -(2**31)
+        hi = int(s.max) if s.max is not None else 2**31
+        return st.integers(lo, hi)
+    if s.type in ("float", "double"):
+        return st.floats(allow_nan=False, allow_infinity=False, width=32)
+    if s.type == "boolean":
+        return st.booleans()
+    if s.type == "timestamp":
+        return _UTC_DATETIMES
+    if s.type == "blob":
+        lo, hi = _bounded(s, 16)
+        return st.binary(min_size=lo, max_size=hi)
+    if s.type == "list":
+        assert s.member is not None
+        lo, hi = _bounded(s, 3 if depth < 3 else 0)
+        return st.lists(strategy(shapes, s.member, depth=depth + 1), min_size=lo, max_size=hi)
+    if s.type == "map":
+        assert s.key is not None and s.value is not None
+        lo, hi = _bounded(s, 3 if depth < 3 else 0)
+        return st.dictionaries(
+            strategy(shapes, s.key, depth=depth + 1),
+            strategy(shapes, s.value, depth=depth + 1),
+            min_size=lo,
+            max_size=hi,
+        )
+    if s.type == "structure":
+        assert s.cls is not None
+        kwargs: dict[str, st.SearchStrategy[Any]] = {}
+        for m in s.members:
+            if m.location == "statusCode":
+                continue
+            sub = strategy(shapes, m.shape, depth=depth + 1)
+            if m.wire in s.required or m.idempotency_token:
+                kwargs[m.name] = sub
+            elif depth >= 4:
+                kwargs[m.name] = st.none()
+            else:
+                kwargs[m.name] = st.none() | sub
+        return st.builds(s.cls, **kwargs)
+    raise AssertionError(f"no strategy for {s.type}")
