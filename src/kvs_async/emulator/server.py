@@ -1,0 +1,439 @@
+"""The aiohttp application: one catch-all route that checks, decodes, dispatches and logs.
+
+Per request: bounded rate, bounded body, SigV4 verification, operation match across the
+three services (control plane, media, archived media) plus ``PutMedia``, model validation
+by the generated rules, armed faults, then the handler. Errors go out as AWS sends them
+(``x-amzn-ErrorType``, JSON body, ``x-amzn-RequestId``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .. import kinesis_video_archived_media as archived
+from .. import kinesis_video_media as media_api
+from .. import kinesisvideo as control
+from .. import protocol
+from .._model import OperationSpec, ServiceSpec
+from ..errors import ParamValidationError, ServiceError
+from ..signing import SignatureError, verify_request
+from .controlplane import ApiError, Wire
+from .faults import Fault
+from .requestlog import LogEntry
+from .wire import from_wire, to_wire
+
+if TYPE_CHECKING:
+    from . import Emulator
+
+SERVICES: tuple[ServiceSpec, ...] = (control.SERVICE, media_api.SERVICE, archived.SERVICE)
+STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
+PUT_MEDIA = "PutMedia"
+MEDIA_CONTENT_TYPE = "video/webm"
+
+
+class CutConnection(Exception):
+    """A cut fault fired: the connection has been aborted mid-body."""
+
+
+def _stream_name_of(params: Wire) -> str | None:
+    name = params.get("StreamName")
+    if name:
+        return str(name)
+    arn = params.get("StreamARN") or params.get("ResourceARN")
+    if isinstance(arn, str) and ":stream/" in arn:
+        return arn.split(":stream/", 1)[1].split("/", 1)[0]
+    return None
+
+
+class Handler:
+    """Request handling for one :class:`Emulator`."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.control_ops: dict[str, Callable[[Wire], Awaitable[Wire]]] = {}
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.emu.max_media_bytes)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _match(
+        self, method: str, path: str
+    ) -> tuple[ServiceSpec, OperationSpec, dict[str, str]] | None:
+        for service in SERVICES:
+            found = protocol.match_operation(service, method, path)
+            if found is not None:
+                return service, found[0], found[1]
+        return None
+
+    def error_response(
+        self,
+        error: ServiceError,
+        *,
+        request_id: str,
+        service: ServiceSpec | None = None,
+    ) -> web.Response:
+        if service is not None and error.code in service.errors and type(error) is ServiceError:
+            cls = service.errors[error.code]
+            error = cls(error.message, code=error.code, status_code=error.status_code)
+        error.request_id = request_id
+        status, headers, body = protocol.encode_error(error)
+        headers = {**headers, "x-amzn-RequestId": request_id}
+        return web.Response(status=status, headers=headers, body=body)
+
+    def api_error(self, exc: ApiError) -> ServiceError:
+        return ServiceError(exc.message, code=exc.code, status_code=exc.status)
+
+    def log_call(
+        self,
+        *,
+        operation: str,
+        stream: str | None,
+        status: int,
+        request_id: str,
+        error_code: str | None = None,
+        access_key: str | None = None,
+    ) -> None:
+        self.emu.log.add(
+            LogEntry(
+                kind="call",
+                time=self.emu.clock.now(),
+                operation=operation,
+                stream=stream,
+                status=status,
+                request_id=request_id,
+                error_code=error_code,
+                access_key=access_key,
+            )
+        )
+
+    async def _read_body(self, request: web.Request, limit: int) -> bytes:
+        if request.content_length is not None and request.content_length > limit:
+            raise ApiError(
+                "InvalidArgumentException",
+                f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes.",
+                413,
+            )
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            chunk = await request.content.readany()
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise ApiError(
+                    "InvalidArgumentException",
+                    f"Request body exceeds the limit of {limit} bytes.",
+                    413,
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    # -- the route -----------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        emu = self.emu
+        request_id = str(uuid.uuid4())
+        raw_path = request.rel_url.raw_path
+        is_put_media = request.method == "POST" and raw_path == "/putMedia"
+        matched = None if is_put_media else self._match(request.method, raw_path)
+        operation = PUT_MEDIA if is_put_media else (matched[1].name if matched else "Unknown")
+        service = matched[0] if matched else control.SERVICE
+        stream: str | None = request.headers.get("x-amzn-stream-name") if is_put_media else None
+        access_key: str | None = None
+
+        def fail(error: ServiceError) -> web.Response:
+            self.log_call(
+                operation=operation,
+                stream=stream,
+                status=error.status_code or 400,
+                request_id=request_id,
+                error_code=error.code,
+                access_key=access_key,
+            )
+            return self.error_response(error, request_id=request_id, service=service)
+
+        try:
+            if not emu.global_limiter.allow("*"):
+                return fail(
+                    ServiceError(
+                        f"Rate exceeded: more than {emu.max_requests_per_second} requests per second.",
+                        code="ClientLimitExceededException",
+                        status_code=400,
+                    )
+                )
+            limit = emu.max_media_bytes if is_put_media else emu.max_body_bytes
+            body = await self._read_body(request, limit)
+            if emu.verify_signatures:
+                try:
+                    access_key = verify_request(
+                        method=request.method,
+                        path=raw_path,
+                        query=list(request.rel_url.query.items()),
+                        headers=request.headers,
+                        body=body,
+                        secret_for=emu.secret_for,
+                        now=datetime.now(UTC),
+                    )
+                except SignatureError as exc:
+                    return fail(exc)
+            if matched is None and not is_put_media:
+                return fail(
+                    ServiceError(
+                        f"No operation matches {request.method} {raw_path}.",
+                        code="UnknownOperationException",
+                        status_code=404,
+                    )
+                )
+            if is_put_media:
+                return await self.put_media(request, body, request_id, access_key)
+            assert matched is not None
+            service, op, labels = matched
+            try:
+                decoded = protocol.decode_request(
+                    service,
+                    op,
+                    path_labels=labels,
+                    query=list(request.rel_url.query.items()),
+                    headers=request.headers,
+                    body=body,
+                )
+            except ParamValidationError as exc:
+                return fail(
+                    ServiceError(str(exc), code="InvalidArgumentException", status_code=400)
+                )
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                return fail(
+                    ServiceError(
+                        f"Malformed request body: {exc}",
+                        code="SerializationException",
+                        status_code=400,
+                    )
+                )
+            params: Wire = to_wire(service, op.input_shape, decoded) if op.input_shape else {}
+            stream = _stream_name_of(params)
+            fault = emu.faults.take("http_500", operation, stream)
+            if fault is not None:
+                return fail(
+                    ServiceError(
+                        "We encountered an internal error. Please try again.",
+                        code="InternalFailure",
+                        status_code=500,
+                    )
+                )
+            if emu.faults.take("throttle", operation, stream) is not None:
+                return fail(
+                    ServiceError(
+                        "Rate exceeded (injected fault).",
+                        code="ClientLimitExceededException",
+                        status_code=400,
+                    )
+                )
+            if op.name in STREAMING_OPS:
+                return await self.media_call(
+                    request, service, op, params, request_id, stream, access_key
+                )
+            result = await emu.dispatch(op.name, params)
+            output = from_wire(service, op.output_shape, result) if op.output_shape else None
+            status, headers, out_body = protocol.encode_response(service, op, output)
+            self.log_call(
+                operation=operation,
+                stream=stream,
+                status=status,
+                request_id=request_id,
+                access_key=access_key,
+            )
+            return web.Response(
+                status=status, headers={**headers, "x-amzn-RequestId": request_id}, body=out_body
+            )
+        except ApiError as exc:
+            return fail(self.api_error(exc))
+
+    # -- PutMedia ----------------------------------------------------------------------
+
+    async def put_media(
+        self, request: web.Request, body: bytes, request_id: str, access_key: str | None
+    ) -> web.Response:
+        """Store MKV bytes; answer one PERSISTED ack per fragment once it is on disk."""
+        name = request.headers.get("x-amzn-stream-name")
+        arn = request.headers.get("x-amzn-stream-arn")
+        params: Wire = {}
+        if name:
+            params["StreamName"] = name
+        if arn:
+            params["StreamARN"] = arn
+        stream = self.emu.control.stream(params)
+        producer_start: float | None = None
+        start_header = request.headers.get("x-amzn-producer-start-timestamp")
+        if start_header:
+            try:
+                producer_start = float(start_header)
+            except ValueError:
+                raise ApiError(
+                    "InvalidArgumentException",
+                    f"x-amzn-producer-start-timestamp {start_header!r} is not epoch seconds.",
+                ) from None
+        records = await self.emu.ingest(stream["StreamName"], body, producer_start=producer_start)
+        lines = [
+            json.dumps(
+                {
+                    "EventType": "PERSISTED",
+                    "FragmentTimecode": rec.timecode_ms,
+                    "FragmentNumber": rec.number_str,
+                }
+            )
+            for rec in records
+        ]
+        self.log_call(
+            operation=PUT_MEDIA,
+            stream=stream["StreamName"],
+            status=200,
+            request_id=request_id,
+            access_key=access_key,
+        )
+        return web.Response(
+            status=200,
+            headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+            body=("\n".join(lines) + "\n").encode(),
+        )
+
+    # -- GetMedia / GetMediaForFragmentList -------------------------------------------------
+
+    async def media_call(
+        self,
+        request: web.Request,
+        service: ServiceSpec,
+        op: OperationSpec,
+        params: Wire,
+        request_id: str,
+        stream_name: str | None,
+        access_key: str | None,
+    ) -> web.StreamResponse:
+        emu = self.emu
+        stream = emu.control.stream(params)
+        name = stream["StreamName"]
+        if op.name == "GetMedia":
+            if not emu.getmedia_limiter.allow(name):
+                raise ApiError(
+                    "ClientLimitExceededException",
+                    f"Exceeded the limit of {emu.getmedia_calls_per_second} GetMedia calls "
+                    f"per second on stream {name}.",
+                )
+            fragments = emu.open_get_media(name, params)
+        else:
+            fragments = emu.open_fragment_list(name, params)
+        assert op.output_shape is not None
+        output = from_wire(service, op.output_shape, {"ContentType": MEDIA_CONTENT_TYPE})
+        status, headers, _ = protocol.encode_response(service, op, output)
+        response = web.StreamResponse(
+            status=status, headers={**headers, "x-amzn-RequestId": request_id}
+        )
+        await response.prepare(request)
+        self.log_call(
+            operation=op.name,
+            stream=name,
+            status=status,
+            request_id=request_id,
+            access_key=access_key,
+        )
+        now = emu.clock.now
+        self.emu.log.add(
+            LogEntry(
+                kind="open",
+                time=now(),
+                operation=op.name,
+                stream=name,
+                status=status,
+                request_id=request_id,
+                access_key=access_key,
+            )
+        )
+        sent = 0
+        count = 0
+        reason = "end"
+        cut = emu.faults.take("cut", op.name, name)
+        stall = emu.faults.take("stall", op.name, name)
+        error_tag = emu.faults.take("error_tag", op.name, name)
+
+        async def write(data: bytes) -> None:
+            nonlocal sent, stall
+            while data:
+                piece = data
+                if stall is not None and stall.after_bytes >= sent:
+                    piece = data[: stall.after_bytes - sent]
+                if cut is not None:
+                    piece = piece[: max(0, cut.after_bytes - sent)]
+                if piece:
+                    await response.write(piece)
+                    sent += len(piece)
+                    data = data[len(piece) :]
+                if stall is not None and sent >= stall.after_bytes:
+                    seconds, stall = stall.seconds, None
+                    await asyncio.sleep(seconds)
+                    continue
+                if cut is not None and sent >= cut.after_bytes:
+                    transport = request.transport
+                    if transport is not None:
+                        transport.abort()
+                    raise CutConnection
+
+        try:
+            if error_tag is not None and error_tag.after_fragments == 0:
+                await write(_error_bytes(error_tag))
+                reason = "error_tag"
+            else:
+                async for data in fragments:
+                    await write(data)
+                    count += 1
+                    if error_tag is not None and count >= error_tag.after_fragments:
+                        await write(_error_bytes(error_tag))
+                        reason = "error_tag"
+                        break
+                else:
+                    reason = fragments.reason
+            if reason != "error_tag":
+                await write(b"")
+            await response.write_eof()
+        except CutConnection:
+            reason = "fault_cut"
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            reason = "client_gone"
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            await fragments.aclose()
+            self.emu.log.add(
+                LogEntry(
+                    kind="close",
+                    time=now(),
+                    operation=op.name,
+                    stream=name,
+                    status=status,
+                    request_id=request_id,
+                    bytes_sent=sent,
+                    fragments_sent=count,
+                    reason=reason,
+                    access_key=access_key,
+                )
+            )
+        return response
+
+
+def _error_bytes(fault: Fault) -> bytes:
+    from ..mkv import writer
+
+    return writer.kvs_error_fragment(fault.error_code, str(fault.error_id))
+
+
+def json_body(data: Any) -> bytes:
+    return json.dumps(data).encode()

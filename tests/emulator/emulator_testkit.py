@@ -1,0 +1,117 @@
+"""Helpers shared by the emulator tests: signed raw requests, boto3 clients, media bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import boto3
+from botocore.config import Config
+
+from kvs_async._http import HttpRequest
+from kvs_async.emulator import Emulator
+from kvs_async.signing import sign_request
+
+
+def boto(emu: Emulator, service: str = "kinesisvideo", **config: Any) -> Any:
+    """A boto3 client pointed at the emulator, signing with its credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=emu.url,
+        region_name=emu.region,
+        aws_access_key_id=emu.credentials.access_key,
+        aws_secret_access_key=emu.credentials.secret_key,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
+    )
+
+
+def signed(
+    emu: Emulator,
+    path: str,
+    body: bytes | dict[str, Any] = b"",
+    *,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
+    secret: str | None = None,
+    access_key: str | None = None,
+) -> tuple[str, dict[str, str], bytes]:
+    """URL, headers and body of a SigV4-signed request (optionally with the wrong key)."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    request = HttpRequest(method=method, path=path, headers=hdrs, body=data, url_base=emu.url)
+    from kvs_async.credentials import Credentials
+
+    creds = Credentials(
+        access_key or emu.credentials.access_key, secret or emu.credentials.secret_key
+    )
+    sign_request(
+        request, credentials=creds, region=emu.region, service="kinesisvideo", now=datetime.now(UTC)
+    )
+    return emu.url + path, request.headers, data
+
+
+async def call(
+    emu: Emulator,
+    path: str,
+    body: bytes | dict[str, Any] = b"",
+    **kwargs: Any,
+) -> tuple[int, dict[str, str], bytes]:
+    """One signed request over loopback; returns status, headers, whole body."""
+    url, headers, data = signed(emu, path, body, **kwargs)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=data, headers=headers) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+async def get_media_bytes(emu: Emulator, stream: str, selector: dict[str, Any]) -> bytes:
+    """The whole body of a GetMedia call (until the emulator ends the session)."""
+    status, _, body = await call(
+        emu, "/getMedia", {"StreamName": stream, "StartSelector": selector}
+    )
+    assert status == 200, body
+    return body
+
+
+async def put_media(emu: Emulator, stream: str, mkv: bytes) -> list[dict[str, Any]]:
+    status, _, body = await call(
+        emu,
+        "/putMedia",
+        mkv,
+        headers={"x-amzn-stream-name": stream, "Content-Type": "application/octet-stream"},
+    )
+    assert status == 200, body
+    return [json.loads(line) for line in body.decode().splitlines() if line]
+
+
+def parse_chunks(body: bytes) -> list[Any]:
+    """Our parser's view of a GetMedia body: one chunk per fragment (or error tag)."""
+    try:
+        from kvs_async.mkv import ChunkParser
+    except ImportError:  # until the package exports it
+        from kvs_async.mkv.chunks import ChunkParser
+    parser = ChunkParser()
+    return list(parser.feed(body)) + list(parser.close())
+
+
+def parse_archived_chunks(body: bytes) -> list[Any]:
+    """GetMediaForFragmentList bodies carry no trailing Tags, so the last chunk ends at EOF."""
+    from kvs_async.mkv import MkvTruncatedError
+
+    try:
+        from kvs_async.mkv import ChunkParser
+    except ImportError:  # until the package exports it
+        from kvs_async.mkv.chunks import ChunkParser
+    parser = ChunkParser()
+    chunks = list(parser.feed(body))
+    try:
+        chunks += parser.close()
+    except MkvTruncatedError as exc:
+        chunks += list(exc.chunks)
+        if exc.partial is not None:
+            chunks.append(exc.partial)
+    return chunks
