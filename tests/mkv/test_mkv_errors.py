@@ -165,7 +165,7 @@ def mutate(data: bytes, muts: list[tuple[int, str, bytes]]) -> bytes:
     return bytes(buf)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from([*sorted(FIXTURES), "prefix"]),
     muts=st.lists(mutation, min_size=1, max_size=4),
@@ -178,7 +178,7 @@ def test_mutations_raise_only_parse_errors(
     check_only_parse_errors(mutate(data, muts), pieces)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=400))
 def test_fuzz_random_bytes(data: bytes) -> None:
     """The CI fuzz target: arbitrary bytes, with and without a valid prefix."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from conftest import MKV_DIR
@@ -25,7 +26,7 @@ def parse_all(pieces: list[bytes], *, fast: bool = True) -> tuple[list[Chunk], C
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     edges = [0, *sorted(p % (len(data) + 1) for p in points), len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 SMALL = (MKV_DIR / "test_mixed_tags.mkv").read_bytes()
