@@ -1,0 +1,239 @@
+"""Input validation: each constraint kind refuses bad input, naming the member path and rule.
+
+The property test derives the violations from the shape tables (so the rules are
+the model's, not a list written here): for every operation it draws a valid input,
+breaks one constrained top-level member, and expects that member's path and rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import pytest
+from codegen_helpers import strategy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codegen import SERVICES
+from codegen.lower import module_name
+from kvs_async import ParamValidationError, protocol
+from kvs_async import chime_sdk_media_pipelines as chime
+from kvs_async import kinesis_video_media as media
+from kvs_async import kinesisvideo as kv
+from kvs_async.validation import python_pattern, validate
+
+
+def _refused(service: Any, op_name: str, value: Any) -> ParamValidationError:
+    with pytest.raises(ParamValidationError) as info:
+        protocol.serialize_request(service, service.operations[op_name], value)
+    return info.value
+
+
+def test_pattern_matches_whole_value() -> None:
+    err = _refused(kv.SERVICE, "DescribeStream", kv.DescribeStreamInput(stream_name="cam one"))
+    assert (err.path, err.rule) == ("stream_name", "pattern")
+    # A valid name passes.
+    protocol.serialize_request(
+        kv.SERVICE, kv.OPERATIONS["DescribeStream"], kv.DescribeStreamInput(stream_name="cam-1")
+    )
+
+
+def test_required_nested_member() -> None:
+    value = media.GetMediaInput(
+        stream_name="s",
+        start_selector=media.StartSelector(start_selector_type=None),  # type: ignore[arg-type]
+    )
+    err = _refused(media.SERVICE, "GetMedia", value)
+    assert (err.path, err.rule) == ("start_selector.start_selector_type", "required")
+
+
+def test_enum_deep_path() -> None:
+    value = kv.StartEdgeConfigurationUpdateInput(
+        stream_name="s",
+        edge_config=kv.EdgeConfig(
+            hub_device_arn="arn:aws:iot:us-west-2:123456789012:thing/hub",
+            recorder_config=kv.RecorderConfig(
+                media_source_config=kv.MediaSourceConfig(
+                    media_uri_secret_arn="arn:aws:secretsmanager:us-west-2:123456789012:secret:x",
+                    media_uri_type="FTP_URI",
+                )
+            ),
+        ),
+    )
+    err = _refused(kv.SERVICE, "StartEdgeConfigurationUpdate", value)
+    assert err.path == "edge_config.recorder_config.media_source_config.media_uri_type"
+    assert err.rule == "enum"
+    assert "FTP_URI" in str(err)
+
+
+def test_enum_accepts_member_or_string() -> None:
+    for selector in (media.StartSelectorType.NOW, "NOW"):
+        value = media.GetMediaInput(
+            stream_name="s", start_selector=media.StartSelector(start_selector_type=selector)
+        )
+        req = protocol.serialize_request(media.SERVICE, media.OPERATIONS["GetMedia"], value)
+        assert b'"StartSelectorType": "NOW"' in req.body
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "rule"),
+    [
+        (kv.CreateStreamInput(stream_name=""), "stream_name", "min_length"),
+        (kv.CreateStreamInput(stream_name="a" * 257), "stream_name", "max_length"),
+        (
+            kv.CreateStreamInput(stream_name="s", data_retention_in_hours=-1),
+            "data_retention_in_hours",
+            "min_value",
+        ),
+        (kv.CreateStreamInput(stream_name="s", tags={}), "tags", "min_items"),
+        (
+            kv.CreateStreamInput(stream_name="s", tags={f"k{i}": "v" for i in range(51)}),
+            "tags",
+            "max_items",
+        ),
+        (kv.CreateStreamInput(stream_name="s", tags={"": "v"}), "tags['']", "min_length"),
+        (kv.CreateStreamInput(stream_name=5), "stream_name", "type"),  # type: ignore[arg-type]
+        (
+            kv.CreateStreamInput(stream_name="s", data_retention_in_hours=True),
+            "data_retention_in_hours",
+            "type",
+        ),
+        (kv.CreateStreamInput(stream_name=None), "stream_name", "required"),  # type: ignore[arg-type]
+    ],
+)
+def test_constraint_kinds(value: Any, path: str, rule: str) -> None:
+    err = _refused(kv.SERVICE, "CreateStream", value)
+    assert (err.path, err.rule) == (path, rule)
+
+
+def test_number_max_value() -> None:
+    err = _refused(kv.SERVICE, "ListStreams", kv.ListStreamsInput(max_results=10_001))
+    assert (err.path, err.rule) == ("max_results", "max_value")
+
+
+def test_list_size_and_item_path() -> None:
+    err = _refused(kv.SERVICE, "UntagStream", kv.UntagStreamInput(stream_name="s", tag_key_list=[]))
+    assert (err.path, err.rule) == ("tag_key_list", "min_items")
+    err = _refused(
+        kv.SERVICE, "UntagStream", kv.UntagStreamInput(stream_name="s", tag_key_list=["ok", ""])
+    )
+    assert (err.path, err.rule) == ("tag_key_list[1]", "min_length")
+
+
+def test_idempotency_token_filled_when_absent() -> None:
+    op = chime.OPERATIONS["CreateMediaCapturePipeline"]
+    shape = chime.SHAPES[op.input_shape or ""]
+    token = next(m for m in shape.members if m.idempotency_token)
+    value = chime.CreateMediaCapturePipelineRequest(
+        source_type="ChimeSdkMeeting",
+        source_arn="arn:aws:chime::123456789012:meeting/abc",
+        sink_type="S3Bucket",
+        sink_arn="arn:aws:s3:::bucket",
+    )
+    assert getattr(value, token.name) is None
+    req = protocol.serialize_request(chime.SERVICE, op, value)
+    import json
+
+    filled = json.loads(req.body)[token.key]
+    assert uuid.UUID(filled).version == 4
+    # An explicit token is kept.
+    explicit = attrs.evolve(value, **{token.name: "a" * 36})
+    req = protocol.serialize_request(chime.SERVICE, op, explicit)
+    assert json.loads(req.body)[token.key] == "a" * 36
+
+
+def test_timestamp_type_checked() -> None:
+    value = media.GetMediaInput(
+        stream_name="s",
+        start_selector=media.StartSelector(
+            start_selector_type="SERVER_TIMESTAMP",
+            start_timestamp="yesterday",  # type: ignore[arg-type]
+        ),
+    )
+    err = _refused(media.SERVICE, "GetMedia", value)
+    assert (err.path, err.rule) == ("start_selector.start_timestamp", "type")
+    ok = attrs.evolve(
+        value, start_selector=attrs.evolve(value.start_selector, start_timestamp=datetime.now(UTC))
+    )
+    protocol.serialize_request(media.SERVICE, media.OPERATIONS["GetMedia"], ok)
+
+
+# -- violations derived from the model ------------------------------------------------------------
+
+
+def _violations(shapes: Any, shape: Any) -> list[tuple[str, Any, str]]:
+    """(member attr, bad value, expected rule) for each constrained top-level member."""
+    out: list[tuple[str, Any, str]] = []
+    for m in shape.members:
+        target = shapes[m.shape]
+        if m.wire in shape.required and not m.idempotency_token:
+            out.append((m.name, None, "required"))
+        if target.type == "string":
+            out.append((m.name, 12345, "type"))
+            if target.min and target.min > 0:
+                out.append((m.name, "", "min_length"))
+            if target.max is not None:
+                out.append((m.name, "a" * (int(target.max) + 1), "max_length"))
+            if target.enum:
+                bad = "x" * max(int(target.min or 1), 1)
+                if bad not in target.enum:
+                    out.append((m.name, bad, "enum"))
+            elif target.pattern:
+                bad = " " * max(int(target.min or 1), 1)
+                if re.fullmatch(python_pattern(target.pattern), bad) is None:
+                    out.append((m.name, bad, "pattern"))
+        elif target.type in ("integer", "long"):
+            out.append((m.name, "1", "type"))
+            if target.min is not None:
+                out.append((m.name, int(target.min) - 1, "min_value"))
+            if target.max is not None:
+                out.append((m.name, int(target.max) + 1, "max_value"))
+        elif target.type in ("list", "map"):
+            if target.min and target.min > 0:
+                out.append((m.name, [] if target.type == "list" else {}, "min_items"))
+        elif target.type == "structure" and target.cls is not None:
+            out.append((m.name, "not a structure", "type"))
+    return out
+
+
+def _ops_with_input() -> list[Any]:
+    params = []
+    for service in SERVICES:
+        mod = importlib.import_module(f"kvs_async.{module_name(service)}")
+        for name, op in mod.OPERATIONS.items():
+            if op.input_shape:
+                params.append(pytest.param(service, name, id=f"{service}.{name}"))
+    return params
+
+
+@pytest.mark.parametrize(("service", "op_name"), _ops_with_input())
+def test_model_rules_refuse_violations(service: str, op_name: str) -> None:
+    mod = importlib.import_module(f"kvs_async.{module_name(service)}")
+    op = mod.OPERATIONS[op_name]
+    shapes = mod.SERVICE.shapes
+    shape = shapes[op.input_shape]
+    violations = _violations(shapes, shape)
+    if not violations:
+        pytest.skip("no constrained top-level member")
+
+    @settings(
+        max_examples=8,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(valid=strategy(shapes, shape.name), pick=st.sampled_from(violations))
+    def check(valid: Any, pick: tuple[str, Any, str]) -> None:
+        validate(mod.SERVICE, shape.name, valid)  # the drawn input is valid
+        attr, bad, rule = pick
+        broken = attrs.evolve(valid, **{attr: bad})
+        with pytest.raises(ParamValidationError) as info:
+            protocol.serialize_request(mod.SERVICE, op, broken)
+        assert (info.value.path, info.value.rule) == (attr, rule)
+
+    check()
