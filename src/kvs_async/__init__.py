@@ -4,6 +4,7 @@ from ._version import __version__
 from .config import ClientConfig
 from .credentials import Credentials
 from .errors import (
+    ConnectTimeoutError,
     CredentialsError,
     EndpointResolutionError,
     KvsError,
@@ -15,6 +16,7 @@ from .errors import (
 
 __all__ = [
     "ClientConfig",
+    "ConnectTimeoutError",
     "Credentials",
     "CredentialsError",
     "EndpointResolutionError",

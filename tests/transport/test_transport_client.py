@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from kvs_async import kinesisvideo as kv
 from kvs_async.credentials import ExpiringCredentials, RefreshingCredentialProvider
 from kvs_async.kinesis_video_archived_media import KinesisVideoArchivedMediaClient
 from kvs_async.kinesis_video_media import KinesisVideoMediaClient, StartSelector
+from kvs_async.kinesis_video_signaling import KinesisVideoSignalingClient
+from kvs_async.kinesis_video_webrtc_storage import KinesisVideoWebRTCStorageClient
 from kvs_async.retries import INITIAL_QUOTA, RetryPolicy
 
 AK, SK, TOKEN = "AKIDTRANSPORTTEST", "sEcReT/transport+key-0123456789", "SeSsIoN-ToKeN-abcdef"
@@ -295,3 +298,34 @@ async def test_describe_stream_output_parsed(blockbuster: BlockBuster) -> None:
     assert info.stream_arn == DESCRIBE_STREAM["StreamInfo"]["StreamARN"]
     assert info.creation_time == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)
     assert client.region == "us-west-2"
+
+
+async def test_signaling_and_storage_endpoints_discovered_per_channel(
+    blockbuster: BlockBuster,
+) -> None:
+    arn = "arn:aws:kinesisvideo:us-west-2:123456789012:channel/c/1"
+    async with fake_kvs(SECRETS) as kvs:
+        async with KinesisVideoSignalingClient(
+            region="us-west-2", credentials=CREDS, control_endpoint_url=kvs.url
+        ) as signaling:
+            results = await asyncio.gather(
+                *(signaling.get_ice_server_config(channel_arn=arn) for _ in range(20))
+            )
+            assert all(r.ice_server_list for r in results)
+        assert kvs.count("/getSignalingChannelEndpoint") == 1
+        assert kvs.count("/v1/get-ice-server-config") == 20
+        async with KinesisVideoWebRTCStorageClient(
+            region="us-west-2", credentials=CREDS, control_endpoint_url=kvs.url
+        ) as storage:
+            await storage.join_storage_session(channel_arn=arn)
+            await storage.join_storage_session(channel_arn=arn)
+            await storage.join_storage_session_as_viewer(channel_arn=arn, client_id="viewer-1")
+        assert kvs.count("/joinStorageSession") == 2
+        assert kvs.count("/joinStorageSessionAsViewer") == 1
+    lookups = [json.loads(s.body) for s in kvs.seen if s.path == "/getSignalingChannelEndpoint"]
+    assert [lk["SingleMasterChannelEndpointConfiguration"] for lk in lookups] == [
+        {"Protocols": ["HTTPS"], "Role": "MASTER"},
+        {"Protocols": ["WEBRTC"], "Role": "MASTER"},
+        {"Protocols": ["WEBRTC"], "Role": "VIEWER"},
+    ]
+    assert all(lk["ChannelARN"] == arn for lk in lookups)

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import CONFORMANCE_DIR
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvs_async.endpoints import RuleSet, _get_attr, _parse_arn, _parse_url, _substring, load_ruleset
 from kvs_async.errors import EndpointResolutionError
@@ -116,3 +118,43 @@ def test_unknown_region_falls_back_by_regex_and_to_aws() -> None:
     rs = _RULESETS["kinesisvideo"]
     assert rs.resolve({"Region": "cn-northwest-9"}).url.endswith(".amazonaws.com.cn")
     assert rs.resolve({"Region": "mars-1"}).url == "https://kinesisvideo.mars-1.amazonaws.com"
+
+
+_PARTITIONS = _load(ENDPOINTS / "partitions.json")
+_KNOWN_REGIONS = sorted(r for p in _PARTITIONS["partitions"] for r in p["regions"])
+_region = st.sampled_from(_KNOWN_REGIONS) | st.from_regex(
+    r"\A(us|eu|ap|cn|us-gov|us-iso|eusc|xx)-[a-z]{2,9}-[0-9]{1,2}\Z", fullmatch=True
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(SERVICES),
+    st.none() | _region,
+    st.booleans(),
+    st.booleans(),
+    st.none() | st.sampled_from(["https://example.com", "http://127.0.0.1:8080/base"]),
+)
+def test_endpoints_match_botocore_provider(
+    svc: str, region: str | None, fips: bool, dualstack: bool, endpoint: str | None
+) -> None:
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.exceptions import EndpointResolutionError as BotoEndpointError
+
+    provider = EndpointProvider(_load(ENDPOINTS / svc / "endpoint-rule-set-1.json"), _PARTITIONS)
+    params: dict[str, Any] = {"UseFIPS": fips, "UseDualStack": dualstack}
+    if region is not None:
+        params["Region"] = region
+    if endpoint is not None:
+        params["Endpoint"] = endpoint
+    try:
+        expected = provider.resolve_endpoint(**params)
+    except BotoEndpointError as exc:
+        with pytest.raises(EndpointResolutionError) as info:
+            _RULESETS[svc].resolve(params)
+        assert str(info.value) in str(exc)
+        return
+    got = _RULESETS[svc].resolve(params)
+    assert got.url == expected.url
+    assert dict(got.properties) == dict(expected.properties)
+    assert dict(got.headers) == dict(expected.headers)

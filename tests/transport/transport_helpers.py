@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -125,6 +126,24 @@ class FakeKvs:
             return web.json_response(DESCRIBE_STREAM)
         if request.path == "/getDataEndpoint":
             return web.json_response({"DataEndpoint": self.url})
+        if request.path == "/getSignalingChannelEndpoint":
+            wanted = json.loads(await request.read())["SingleMasterChannelEndpointConfiguration"]
+            return web.json_response(
+                {
+                    "ResourceEndpointList": [
+                        {"Protocol": "WSS", "ResourceEndpoint": "wss://127.0.0.1:1"},
+                        *(
+                            {"Protocol": p, "ResourceEndpoint": self.url}
+                            for p in wanted["Protocols"]
+                            if p != "WSS"
+                        ),
+                    ]
+                }
+            )
+        if request.path == "/v1/get-ice-server-config":
+            return web.json_response({"IceServerList": [{"Uris": ["turn:x"], "Ttl": 300}]})
+        if request.path in ("/joinStorageSession", "/joinStorageSessionAsViewer"):
+            return web.Response(status=200)
         if request.path == "/listFragments":
             return web.json_response({"Fragments": []})
         if request.path == "/getMedia":
