@@ -77,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds from SYNCING to IN_SYNC for edge configurations (default: 2)",
     )
+    parser.add_argument(
+        "--getmedia-calls-per-second",
+        type=int,
+        default=5,
+        help="GetMedia calls per second per stream before ClientLimitExceededException "
+        "(default: 5, as KVS)",
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -92,6 +99,7 @@ async def run(args: argparse.Namespace) -> int:
             session_duration=args.session_duration,
             idle_timeout=args.idle_timeout,
             edge_sync_delay=args.edge_sync_delay,
+            getmedia_calls_per_second=args.getmedia_calls_per_second,
         )
     except ValueError as exc:
         print(f"kvs-async emulator: {exc}", file=sys.stderr)

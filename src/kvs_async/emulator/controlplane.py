@@ -593,13 +593,17 @@ class ControlPlane:
         name = stream["StreamName"]
         started = stream["EdgeConfiguration"]["LastUpdatedTime"]
 
+        timers: list[asyncio.TimerHandle] = []
+
         def fire() -> None:
+            for timer in timers:
+                self._timers.discard(timer)
             task = loop.create_task(self._finish_edge(name, started))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-        timer = loop.call_later(self.edge_sync_delay, fire)
-        self._timers.add(timer)
+        timers.append(loop.call_later(self.edge_sync_delay, fire))
+        self._timers.update(timers)
 
     async def _finish_edge(self, name: str, started: float) -> None:
         stream = self.streams.get(name)

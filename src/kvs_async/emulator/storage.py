@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,23 +46,20 @@ class Clock:
 
 
 class FragmentNumbers:
-    """Strictly increasing 47-digit fragment numbers derived from the server time."""
+    """Strictly increasing 47-digit fragment numbers derived from the server time (loop-only)."""
 
     def __init__(self) -> None:
         self._last = _NUMBER_BASE
-        self._lock = threading.Lock()
 
     def observe(self, number: int) -> None:
-        with self._lock:
-            self._last = max(self._last, number)
+        self._last = max(self._last, number)
 
     def next(self, server_ts: float) -> int:
         # Low-order digits vary like KVS's do; order still follows the server time.
         candidate = _NUMBER_BASE + int(server_ts * 1000) * _MS_FACTOR
         candidate += secrets.randbelow(_MS_FACTOR // 2)
-        with self._lock:
-            self._last = max(candidate, self._last + 1)
-            return self._last
+        self._last = max(candidate, self._last + 1)
+        return self._last
 
 
 @define(slots=True, kw_only=True, eq=False)
@@ -360,4 +356,4 @@ class SqlitePersistence(Persistence):
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
