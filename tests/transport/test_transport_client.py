@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,14 @@ from aiohttp import web
 from blockbuster import BlockBuster, blockbuster_ctx
 from transport_helpers import DESCRIBE_STREAM, fake_kvs, json_error, reply
 
-from kvs_async import ClientConfig, Credentials, ReadTimeoutError, ServiceError
+from kvs_async import (
+    ClientConfig,
+    Credentials,
+    KvsError,
+    ParamValidationError,
+    ReadTimeoutError,
+    ServiceError,
+)
 from kvs_async import kinesisvideo as kv
 from kvs_async.credentials import ExpiringCredentials, RefreshingCredentialProvider
 from kvs_async.kinesis_video_archived_media import KinesisVideoArchivedMediaClient
@@ -329,3 +337,68 @@ async def test_signaling_and_storage_endpoints_discovered_per_channel(
         {"Protocols": ["WEBRTC"], "Role": "VIEWER"},
     ]
     assert all(lk["ChannelARN"] == arn for lk in lookups)
+
+
+async def test_dead_data_endpoint_is_forgotten_and_rediscovered(blockbuster: BlockBuster) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nothing listens
+
+    async def dead_endpoint(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"DataEndpoint": dead})
+
+    async with fake_kvs(SECRETS) as kvs:
+        kvs.script["/getDataEndpoint"] = [dead_endpoint]
+        async with KinesisVideoArchivedMediaClient(
+            region="us-west-2",
+            credentials=CREDS,
+            control_endpoint_url=kvs.url,
+            config=ClientConfig(max_attempts=2),
+        ) as archive:
+            archive._retry = RetryPolicy(2, rand=lambda: 0.0)
+            out = await archive.list_fragments(stream_name="s")
+            assert out.fragments == []
+    assert kvs.count("/getDataEndpoint") == 2
+    assert kvs.count("/listFragments") == 1
+
+
+async def test_invalid_input_fails_before_sending(blockbuster: BlockBuster) -> None:
+    async with fake_kvs(SECRETS) as kvs:
+        async with _client(kvs.url) as client:
+            with pytest.raises(ParamValidationError) as info:
+                await client.describe_stream(stream_name="")
+    assert "stream_name" in str(info.value) or "StreamName" in str(info.value)
+    assert kvs.seen == []
+
+
+async def test_closed_client_refuses_calls() -> None:
+    client = _client("http://127.0.0.1:9")
+    await client.close()
+    with pytest.raises(KvsError, match="closed"):
+        await client.describe_stream(stream_name="s")
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    config = ClientConfig()
+    assert config.max_attempts == 7
+    assert config.use_fips_endpoint
+    assert ClientConfig(max_attempts=2).max_attempts == 2
+    with pytest.raises(ValueError):
+        ClientConfig(max_attempts=0)
+    with pytest.raises(ValueError):
+        ClientConfig(read_timeout=0)
+
+
+async def test_fips_endpoint_from_rule_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = kv.KinesisVideoClient(
+        region="us-gov-west-1", credentials=CREDS, config=ClientConfig(use_fips_endpoint=True)
+    )
+    try:
+        route = await client._static_route()
+    finally:
+        await client.close()
+    assert route.url_base == "https://kinesisvideo-fips.us-gov-west-1.amazonaws.com"
+    assert route.signing_region == "us-gov-west-1"
+    assert route.signing_name == "kinesisvideo"
