@@ -152,6 +152,14 @@ async def test_cli_load_and_help(tmp_path: Path) -> None:
         assert status == 200
         assert [s["StreamName"] for s in json.loads(raw)["StreamInfoList"]] == ["small"]
         assert len(await all_fragment_numbers(target, "small")) == 10
+    async with emulator_process(
+        tmp_path / "live", "--live", f"live={SMALL}", "--live-speed", "100"
+    ) as (_, target):
+        numbers: list[str] = []
+        async with asyncio.timeout(20):
+            while len(numbers) < 3:  # fragments keep arriving: one every 50 ms
+                await asyncio.sleep(0.05)
+                numbers = await all_fragment_numbers(target, "live")
     out = subprocess.run(
         [sys.executable, "-m", "kvs_async.emulator", "--help"],
         capture_output=True,
