@@ -186,6 +186,11 @@ def _split_header_list(value: str) -> list[str]:
     return items
 
 
+def _split_http_dates(value: str) -> list[str]:
+    """Split a header list of HTTP dates, whose items contain a comma themselves."""
+    return [v.strip() for v in re.split(r"(?<=GMT)\s*,\s*", value) if v.strip()]
+
+
 def _escape_header_item(value: str) -> str:
     if '"' in value or "," in value:
         return '"' + value.replace('"', '\\"') + '"'
@@ -427,7 +432,14 @@ class Codec:
         if s.type == "list":
             assert s.member is not None
             item = self.text_reader(attrs.evolve(m, shape=s.member), default_ts)
-            return lambda v: [item(x) for x in (_split_header_list(v) if isinstance(v, str) else v)]
+            inner = self.shapes[s.member]
+            fmt = m.timestamp_format or inner.timestamp_format or default_ts
+            split = (
+                _split_http_dates
+                if inner.type == "timestamp" and fmt == "rfc822"
+                else _split_header_list
+            )
+            return lambda v: [item(x) for x in (split(v) if isinstance(v, str) else v)]
         return lambda v: v
 
     # -- request (client side) --------------------------------------------------------------------
