@@ -140,3 +140,22 @@ async def test_error_tag_before_any_fragment(emu: Emulator) -> None:
     chunks = parse_chunks(await get_media_bytes(emu, "b", EARLIEST))
     assert len(chunks) == 1
     assert (chunks[0].error_code, chunks[0].error_id) == ("FRAGMENT_NOT_FOUND", 4000)
+
+
+async def test_stall_and_cut_on_a_control_plane_call(emu: Emulator) -> None:
+    emu.faults.stall(2.0, operation="ListStreams")
+    url, headers, data = signed(emu, "/listStreams", {})
+    timeout = aiohttp.ClientTimeout(total=0.3)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        with pytest.raises(TimeoutError):
+            async with session.post(url, data=data, headers=headers) as resp:
+                await resp.read()
+    emu.faults.cut_after(5, operation="ListStreams")
+    url, headers, data = signed(emu, "/listStreams", {})
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with session.post(url, data=data, headers=headers) as resp:
+                assert resp.status == 200
+                await resp.read()
+    status, _, _ = await call(emu, "/listStreams", {})
+    assert status == 200

@@ -1,5 +1,9 @@
 """Misbehaviour on demand: cut, stall, HTTP 500, throttle, error tag, failed edge sync.
 
+``cut`` and ``stall`` default to media responses (``operation="media"``: GetMedia and
+GetMediaForFragmentList), where they act mid-body; given another operation name they act
+on that call's response (stall: before answering; cut: after ``n_bytes`` of the body).
+
 Each fault matches an operation and/or a stream (``None`` matches any) and fires ``times``
 times (``None`` = until cleared). ``emu.faults.cut_after(1000)`` hits the next GetMedia on
 any stream once; ``emu.faults.http_500(stream="cam", times=None)`` fails every call on

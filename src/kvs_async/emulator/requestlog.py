@@ -21,8 +21,10 @@ class LogEntry:
 
     ``kind`` is ``call`` (a completed request/response, or the response headers of a
     streaming call), ``open`` (a media stream started) or ``close`` (it ended, with
-    ``bytes_sent`` and the ``reason``: ``end`` / ``session_end`` / ``idle`` / ``error_tag``
-    / ``fault_cut`` / ``client_gone``).
+    ``bytes_sent``, ``fragments_sent`` and the ``reason``: ``end`` (a fragment list was
+    sent), ``session_end`` (the session duration ran out), ``idle`` (caught up with a stream
+    without a live feed), ``stream_deleted``, ``error_tag``, ``fault_cut``, ``client_gone``,
+    ``server_error``). ``time`` is the emulator clock (epoch seconds).
     """
 
     kind: EntryKind

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from .wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from . import Emulator
+
+logger = logging.getLogger("kvs_async.emulator")
 
 SERVICES: tuple[ServiceSpec, ...] = (control.SERVICE, media_api.SERVICE, archived.SERVICE)
 STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
@@ -243,6 +246,9 @@ class Handler:
                 return await self.media_call(
                     request, service, op, params, request_id, stream, access_key
                 )
+            stall = emu.faults.take("stall", operation, stream)
+            if stall is not None:
+                await asyncio.sleep(stall.seconds)
             result = await emu.dispatch(op.name, params)
             output = from_wire(service, op.output_shape, result) if op.output_shape else None
             status, headers, out_body = protocol.encode_response(service, op, output)
@@ -253,11 +259,40 @@ class Handler:
                 request_id=request_id,
                 access_key=access_key,
             )
-            return web.Response(
-                status=status, headers={**headers, "x-amzn-RequestId": request_id}, body=out_body
-            )
+            headers = {**headers, "x-amzn-RequestId": request_id}
+            cut = emu.faults.take("cut", operation, stream)
+            if cut is not None:
+                return await self._cut_response(request, status, headers, out_body, cut)
+            return web.Response(status=status, headers=headers, body=out_body)
         except ApiError as exc:
             return fail(self.api_error(exc))
+        except Exception as exc:  # a bug here must still answer like AWS, and be visible
+            logger.exception("emulator: %s %s failed", request.method, raw_path)
+            return fail(
+                ServiceError(
+                    f"Internal error in the emulator: {type(exc).__name__}",
+                    code="InternalFailure",
+                    status_code=500,
+                )
+            )
+
+    async def _cut_response(
+        self,
+        request: web.Request,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        cut: Fault,
+    ) -> web.StreamResponse:
+        """Promise the whole body, send ``cut.after_bytes`` of it, then drop the connection."""
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = len(body)
+        await response.prepare(request)
+        if cut.after_bytes:
+            await response.write(body[: cut.after_bytes])
+        if request.transport is not None:
+            request.transport.abort()
+        return response
 
     # -- PutMedia ----------------------------------------------------------------------
 
@@ -401,8 +436,6 @@ class Handler:
                         break
                 else:
                     reason = fragments.reason
-            if reason != "error_tag":
-                await write(b"")
             await response.write_eof()
         except CutConnection:
             reason = "fault_cut"
@@ -410,6 +443,11 @@ class Handler:
             reason = "client_gone"
             if isinstance(exc, asyncio.CancelledError):
                 raise
+        except Exception:  # headers are out: all we can do is end the body abruptly
+            logger.exception("emulator: %s on stream %s failed mid-body", op.name, name)
+            reason = "server_error"
+            if request.transport is not None:
+                request.transport.abort()
         finally:
             await fragments.aclose()
             self.emu.log.add(
