@@ -102,7 +102,8 @@ class Emitter:
             "from datetime import datetime\n"
             "from enum import StrEnum\n"
             "from typing import Any, ClassVar, cast\n\n"
-            "from attrs import define\n\n"
+            "from attrs import define\n"
+            "from attrs import field as _field\n\n"
             "from ._http import ByteStream\n"
             "from ._model import MemberSpec as _M\n"
             "from ._model import OperationSpec as _Op\n"
@@ -132,7 +133,14 @@ class Emitter:
         lines.append(docstring(doc, "    "))
         for m in s.members:
             ann = self.field_annotation(s, m)
-            default = "" if (m.required and ann != "Any") else " = None"
+            required = m.required and ann != "Any"
+            if self.shapes[m.shape].sensitive:
+                # Secrets (model trait ``sensitive``) stay out of repr().
+                default = (
+                    " = _field(repr=False)" if required else " = _field(default=None, repr=False)"
+                )
+            else:
+                default = "" if required else " = None"
             lines.append(f"\n    {m.py_name}: {ann}{default}\n")
             if m.doc:
                 lines.append(docstring(m.doc, "    "))
@@ -180,7 +188,7 @@ class Emitter:
                 args.append(f"{attr}={val!r}")
         if s.enum:
             args.append(f"enum={s.enum!r}")
-        for flag in ("streaming", "document", "union", "exception"):
+        for flag in ("streaming", "document", "union", "exception", "sensitive"):
             if getattr(s, flag):
                 args.append(f"{flag}=True")
         return f"_S({', '.join(args)})"

@@ -45,6 +45,7 @@ class Shape:
     error_code: str | None = None
     error_status: int | None = None
     throttling: bool = False
+    sensitive: bool = False
     doc: str = ""
 
     @property

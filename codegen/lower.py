@@ -177,6 +177,7 @@ class _Lowerer:
             error_code=error.get("code"),
             error_status=error.get("httpStatusCode"),
             throttling=bool(retryable.get("throttling")),
+            sensitive=bool(raw.get("sensitive")),
             doc=html_to_text(raw.get("documentation", "")),
         )
 

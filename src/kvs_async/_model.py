@@ -58,6 +58,7 @@ class ShapeSpec:
     document: bool = False
     union: bool = False
     exception: bool = False
+    sensitive: bool = False  # never shown in repr or validation messages
     error_code: str | None = None
     error_status: int | None = None
 

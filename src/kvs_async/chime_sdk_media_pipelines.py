@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import ClassVar, cast
 
 from attrs import define
+from attrs import field as _field
 
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
@@ -764,7 +765,7 @@ class ChimeSdkMeetingConfiguration:
 class ChimeSdkMeetingLiveConnectorConfiguration:
     """The media pipeline's configuration object."""
 
-    arn: str
+    arn: str = _field(repr=False)
     """The configuration object's Chime SDK meeting ARN."""
 
     mux_type: LiveConnectorMuxType | str
@@ -853,16 +854,16 @@ class CreateMediaCapturePipelineRequest:
     supported source.
     """
 
-    source_arn: str
+    source_arn: str = _field(repr=False)
     """ARN of the source from which the media artifacts are captured."""
 
     sink_type: MediaPipelineSinkType | str
     """Destination type to which the media artifacts are saved. You must use an S3 bucket."""
 
-    sink_arn: str
+    sink_arn: str = _field(repr=False)
     """The ARN of the sink type."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the client request. The token makes the API request
     idempotent. Use a unique token for each media pipeline request.
     """
@@ -876,7 +877,7 @@ class CreateMediaCapturePipelineRequest:
     capture pipeline as a media source.
     """
 
-    sink_iam_role_arn: str | None = None
+    sink_iam_role_arn: str | None = _field(default=None, repr=False)
     """The Amazon Resource Name (ARN) of the sink role to be used with AwsKmsKeyId in
     SseAwsKeyManagementParams. Can only interact with S3Bucket sink type. The role must
     belong to the caller’s account and be able to act on behalf of the caller during the API
@@ -912,7 +913,7 @@ class CreateMediaConcatenationPipelineRequest:
     sinks: Sequence[ConcatenationSink]
     """An object that specifies the data sinks for the media concatenation pipeline."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the client request. The token makes the API request
     idempotent. Use a unique token for each media concatenation pipeline request.
     """
@@ -938,7 +939,7 @@ class CreateMediaInsightsPipelineConfigurationRequest:
     media_insights_pipeline_configuration_name: str
     """The name of the media insights pipeline configuration."""
 
-    resource_access_role_arn: str
+    resource_access_role_arn: str = _field(repr=False)
     """The ARN of the role used by the service to access Amazon Web Services resources,
     including Transcribe and Transcribe Call Analytics, on the caller’s behalf.
     """
@@ -956,7 +957,7 @@ class CreateMediaInsightsPipelineConfigurationRequest:
     tags: Sequence[Tag] | None = None
     """The tags assigned to the media insights pipeline configuration."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the media insights pipeline configuration request."""
 
 
@@ -972,7 +973,7 @@ class CreateMediaInsightsPipelineConfigurationResponse:
 class CreateMediaInsightsPipelineRequest:
     """The CreateMediaInsightsPipelineRequest structure."""
 
-    media_insights_pipeline_configuration_arn: str
+    media_insights_pipeline_configuration_arn: str = _field(repr=False)
     """The ARN of the pipeline's configuration."""
 
     kinesis_video_stream_source_runtime_configuration: (
@@ -982,7 +983,7 @@ class CreateMediaInsightsPipelineRequest:
     pipeline.
     """
 
-    media_insights_runtime_metadata: Mapping[str, str] | None = None
+    media_insights_runtime_metadata: Mapping[str, str] | None = _field(default=None, repr=False)
     """The runtime metadata for the media insights pipeline. Consists of a key-value map of
     strings.
     """
@@ -1000,7 +1001,7 @@ class CreateMediaInsightsPipelineRequest:
     tags: Sequence[Tag] | None = None
     """The tags assigned to the media insights pipeline."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the media insights pipeline request."""
 
 
@@ -1022,7 +1023,7 @@ class CreateMediaLiveConnectorPipelineRequest:
     sinks: Sequence[LiveConnectorSinkConfiguration]
     """The media live connector pipeline's data sinks."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The token assigned to the client making the request."""
 
     tags: Sequence[Tag] | None = None
@@ -1047,7 +1048,7 @@ class CreateMediaPipelineKinesisVideoStreamPoolRequest:
     pool_name: str
     """The name of the pool."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The token assigned to the client making the request."""
 
     tags: Sequence[Tag] | None = None
@@ -1072,7 +1073,7 @@ class CreateMediaStreamPipelineRequest:
     sinks: Sequence[MediaStreamSink]
     """The data sink for the media pipeline."""
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The token assigned to the client making the request."""
 
     tags: Sequence[Tag] | None = None
@@ -1341,7 +1342,7 @@ class KeywordMatchConfiguration:
 class KinesisDataStreamSinkConfiguration:
     """A structure that contains the configuration settings for a Kinesis Data Stream sink."""
 
-    insights_target: str | None = None
+    insights_target: str | None = _field(default=None, repr=False)
     """The ARN of the sink."""
 
 
@@ -1383,7 +1384,7 @@ class KinesisVideoStreamConfigurationUpdate:
 class KinesisVideoStreamPoolConfiguration:
     """The video stream pool configuration object."""
 
-    pool_arn: str | None = None
+    pool_arn: str | None = _field(default=None, repr=False)
     """The ARN of the video stream pool configuration."""
 
     pool_name: str | None = None
@@ -1418,7 +1419,7 @@ class KinesisVideoStreamPoolSummary:
     pool_id: str | None = None
     """The ID of the video stream pool."""
 
-    pool_arn: str | None = None
+    pool_arn: str | None = _field(default=None, repr=False)
     """The ARN of the video stream pool."""
 
 
@@ -1478,7 +1479,7 @@ class LambdaFunctionSinkConfiguration:
     sink.
     """
 
-    insights_target: str | None = None
+    insights_target: str | None = _field(default=None, repr=False)
     """The ARN of the sink."""
 
 
@@ -1594,7 +1595,7 @@ class ListTagsForResourceResponse:
 class LiveConnectorRTMPConfiguration:
     """The media pipeline's RTMP configuration object."""
 
-    url: str
+    url: str = _field(repr=False)
     """The URL of the RTMP configuration."""
 
     audio_channels: AudioChannelsOption | str | None = None
@@ -1641,7 +1642,7 @@ class MediaCapturePipeline:
     source_type: MediaPipelineSourceType | str | None = None
     """Source type from which media artifacts are saved. You must use ChimeMeeting."""
 
-    source_arn: str | None = None
+    source_arn: str | None = _field(default=None, repr=False)
     """ARN of the source from which the media artifacts are saved."""
 
     status: MediaPipelineStatus | str | None = None
@@ -1650,7 +1651,7 @@ class MediaCapturePipeline:
     sink_type: MediaPipelineSinkType | str | None = None
     """Destination type to which the media artifacts are saved. You must use an S3 Bucket."""
 
-    sink_arn: str | None = None
+    sink_arn: str | None = _field(default=None, repr=False)
     """ARN of the destination to which the media artifacts are saved."""
 
     created_timestamp: datetime | None = None
@@ -1668,7 +1669,7 @@ class MediaCapturePipeline:
     capture pipeline as a media source.
     """
 
-    sink_iam_role_arn: str | None = None
+    sink_iam_role_arn: str | None = _field(default=None, repr=False)
     """The Amazon Resource Name (ARN) of the sink role to be used with AwsKmsKeyId in
     SseAwsKeyManagementParams.
     """
@@ -1678,7 +1679,7 @@ class MediaCapturePipeline:
 class MediaCapturePipelineSourceConfiguration:
     """The source configuration object of a media capture pipeline."""
 
-    media_pipeline_arn: str
+    media_pipeline_arn: str = _field(repr=False)
     """The media pipeline ARN in the configuration object of a media capture pipeline."""
 
     chime_sdk_meeting_configuration: ChimeSdkMeetingConcatenationConfiguration
@@ -1729,10 +1730,10 @@ class MediaInsightsPipeline:
     media_pipeline_id: str | None = None
     """The ID of a media insights pipeline."""
 
-    media_pipeline_arn: str | None = None
+    media_pipeline_arn: str | None = _field(default=None, repr=False)
     """The ARN of a media insights pipeline."""
 
-    media_insights_pipeline_configuration_arn: str | None = None
+    media_insights_pipeline_configuration_arn: str | None = _field(default=None, repr=False)
     """The ARN of a media insight pipeline's configuration settings."""
 
     status: MediaPipelineStatus | str | None = None
@@ -1745,7 +1746,7 @@ class MediaInsightsPipeline:
     pipeline.
     """
 
-    media_insights_runtime_metadata: Mapping[str, str] | None = None
+    media_insights_runtime_metadata: Mapping[str, str] | None = _field(default=None, repr=False)
     """The runtime metadata of a media insights pipeline."""
 
     kinesis_video_stream_recording_source_runtime_configuration: (
@@ -1776,10 +1777,10 @@ class MediaInsightsPipelineConfiguration:
     media_insights_pipeline_configuration_name: str | None = None
     """The name of the configuration."""
 
-    media_insights_pipeline_configuration_arn: str | None = None
+    media_insights_pipeline_configuration_arn: str | None = _field(default=None, repr=False)
     """The ARN of the configuration."""
 
-    resource_access_role_arn: str | None = None
+    resource_access_role_arn: str | None = _field(default=None, repr=False)
     """The ARN of the role used by the service to access Amazon Web Services resources."""
 
     real_time_alert_configuration: RealTimeAlertConfiguration | None = None
@@ -1863,7 +1864,7 @@ class MediaInsightsPipelineConfigurationSummary:
     media_insights_pipeline_configuration_id: str | None = None
     """The ID of the media insights pipeline configuration."""
 
-    media_insights_pipeline_configuration_arn: str | None = None
+    media_insights_pipeline_configuration_arn: str | None = _field(default=None, repr=False)
     """The ARN of the media insights pipeline configuration."""
 
 
@@ -1967,7 +1968,7 @@ class MediaStreamPipeline:
 class MediaStreamSink:
     """Structure that contains the settings for a media stream sink."""
 
-    sink_arn: str
+    sink_arn: str = _field(repr=False)
     """The ARN of the Kinesis Video Stream pool returned by the
     CreateMediaPipelineKinesisVideoStreamPool API.
     """
@@ -1989,7 +1990,7 @@ class MediaStreamSource:
     source_type: MediaPipelineSourceType | str
     """The type of media stream source."""
 
-    source_arn: str
+    source_arn: str = _field(repr=False)
     """The ARN of the meeting."""
 
 
@@ -2080,7 +2081,7 @@ class RecordingStreamConfiguration:
 class S3BucketSinkConfiguration:
     """The configuration settings for the S3 bucket."""
 
-    destination: str
+    destination: str = _field(repr=False)
     """The destination URL of the S3 bucket."""
 
 
@@ -2091,7 +2092,7 @@ class S3RecordingSinkConfiguration:
     specified.
     """
 
-    destination: str | None = None
+    destination: str | None = _field(default=None, repr=False)
     """The default URI of the Amazon S3 bucket used as the recording sink."""
 
     recording_file_format: RecordingFileFormat | str | None = None
@@ -2105,7 +2106,7 @@ class S3RecordingSinkRuntimeConfiguration:
     S3RecordingSinkConfiguration.
     """
 
-    destination: str
+    destination: str = _field(repr=False)
     """The URI of the S3 bucket used as the sink."""
 
     recording_file_format: RecordingFileFormat | str
@@ -2143,7 +2144,7 @@ class SentimentConfiguration:
 class SnsTopicSinkConfiguration:
     """The configuration settings for the SNS topic sink."""
 
-    insights_target: str | None = None
+    insights_target: str | None = _field(default=None, repr=False)
     """The ARN of the SNS sink."""
 
 
@@ -2180,7 +2181,7 @@ class SpeakerSearchTask:
 class SqsQueueSinkConfiguration:
     """The configuration settings for the SQS sink."""
 
-    insights_target: str | None = None
+    insights_target: str | None = _field(default=None, repr=False)
     """The ARN of the SQS sink."""
 
 
@@ -2239,7 +2240,7 @@ class StartSpeakerSearchTaskRequest:
     of the media insights pipeline.
     """
 
-    voice_profile_domain_arn: str
+    voice_profile_domain_arn: str = _field(repr=False)
     """The ARN of the voice profile domain that will store the voice profile."""
 
     kinesis_video_stream_source_task_configuration: (
@@ -2249,7 +2250,7 @@ class StartSpeakerSearchTaskRequest:
     pipeline.
     """
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the client request. Use a different token for different
     speaker search tasks.
     """
@@ -2282,7 +2283,7 @@ class StartVoiceToneAnalysisTaskRequest:
     pipeline.
     """
 
-    client_request_token: str | None = None
+    client_request_token: str | None = _field(default=None, repr=False)
     """The unique identifier for the client request. Use a different token for different voice
     tone analysis tasks.
     """
@@ -2420,7 +2421,7 @@ class UpdateMediaInsightsPipelineConfigurationRequest:
     ARN of the media insights pipeline configuration.
     """
 
-    resource_access_role_arn: str
+    resource_access_role_arn: str = _field(repr=False)
     """The ARN of the role used by the service to access Amazon Web Services resources."""
 
     real_time_alert_configuration: RealTimeAlertConfiguration | None = None
@@ -2724,7 +2725,12 @@ SHAPES: dict[str, _S] = {
         ),
     ),
     "Arn": _S(
-        name="Arn", type="string", min=1, max=1024, pattern="^arn[\\/\\:\\-\\_\\.a-zA-Z0-9]+$"
+        name="Arn",
+        type="string",
+        min=1,
+        max=1024,
+        pattern="^arn[\\/\\:\\-\\_\\.a-zA-Z0-9]+$",
+        sensitive=True,
     ),
     "ArtifactsConcatenationConfiguration": _S(
         name="ArtifactsConcatenationConfiguration",
@@ -2895,7 +2901,12 @@ SHAPES: dict[str, _S] = {
         required=frozenset(["Arn", "MuxType"]),
     ),
     "ClientRequestToken": _S(
-        name="ClientRequestToken", type="string", min=2, max=64, pattern="[-_a-zA-Z0-9]*"
+        name="ClientRequestToken",
+        type="string",
+        min=2,
+        max=64,
+        pattern="[-_a-zA-Z0-9]*",
+        sensitive=True,
     ),
     "CompositedVideoArtifactsConfiguration": _S(
         name="CompositedVideoArtifactsConfiguration",
@@ -3324,7 +3335,9 @@ SHAPES: dict[str, _S] = {
     "ExternalUserIdList": _S(
         name="ExternalUserIdList", type="list", member="ExternalUserIdType", min=1
     ),
-    "ExternalUserIdType": _S(name="ExternalUserIdType", type="string", min=2, max=64),
+    "ExternalUserIdType": _S(
+        name="ExternalUserIdType", type="string", min=2, max=64, sensitive=True
+    ),
     "ForbiddenException": _S(
         name="ForbiddenException",
         type="structure",
@@ -4185,7 +4198,11 @@ SHAPES: dict[str, _S] = {
         member="MediaInsightsPipelineElementStatus",
     ),
     "MediaInsightsRuntimeMetadata": _S(
-        name="MediaInsightsRuntimeMetadata", type="map", key="NonEmptyString", value="String"
+        name="MediaInsightsRuntimeMetadata",
+        type="map",
+        key="NonEmptyString",
+        value="String",
+        sensitive=True,
     ),
     "MediaLiveConnectorPipeline": _S(
         name="MediaLiveConnectorPipeline",
@@ -4497,7 +4514,7 @@ SHAPES: dict[str, _S] = {
             _M("external_user_ids", "ExternalUserIds", "ExternalUserIdList"),
         ),
     ),
-    "SensitiveString": _S(name="SensitiveString", type="string", min=1, max=1024),
+    "SensitiveString": _S(name="SensitiveString", type="string", min=1, max=1024, sensitive=True),
     "SentimentConfiguration": _S(
         name="SentimentConfiguration",
         type="structure",

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import ClassVar, cast
 
 from attrs import define
+from attrs import field as _field
 
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
@@ -1018,7 +1019,7 @@ class MediaSourceConfig:
     and MediaUriType) to access the media files that are streamed to the camera.
     """
 
-    media_uri_secret_arn: str
+    media_uri_secret_arn: str = _field(repr=False)
     """The Amazon Web Services Secrets Manager ARN for the username and password of the camera,
     or a local media file location.
     """
@@ -2463,6 +2464,7 @@ SHAPES: dict[str, _S] = {
         min=20,
         max=2048,
         pattern="arn:[a-z\\d-]+:secretsmanager:[a-z0-9-]+:[0-9]+:secret:[a-zA-Z0-9_.-]+",
+        sensitive=True,
     ),
     "MediaUriType": _S(
         name="MediaUriType", type="string", cls=MediaUriType, enum=("RTSP_URI", "FILE_URI")

@@ -156,6 +156,7 @@ class Validators:
         allowed = frozenset(s.enum)
         regex = re.compile(python_pattern(s.pattern)) if s.pattern else None
         pattern = s.pattern
+        sensitive = s.sensitive
 
         def check(value: Any, path: str) -> None:
             if not isinstance(value, str):
@@ -163,12 +164,13 @@ class Validators:
                     path, "type", f"expected a str, got {type(value).__name__}"
                 )
             _size(path, len(value), lo, hi, "length")
+            shown = "value" if sensitive else repr(value)
             if allowed and value not in allowed:
                 raise ParamValidationError(
-                    path, "enum", f"{value!r} is not one of {', '.join(sorted(allowed))}"
+                    path, "enum", f"{shown} is not one of {', '.join(sorted(allowed))}"
                 )
             if regex is not None and regex.fullmatch(value) is None:
-                raise ParamValidationError(path, "pattern", f"{value!r} does not match {pattern}")
+                raise ParamValidationError(path, "pattern", f"{shown} does not match {pattern}")
 
         return check
 

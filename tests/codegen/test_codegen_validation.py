@@ -237,3 +237,14 @@ def test_model_rules_refuse_violations(service: str, op_name: str) -> None:
         assert (info.value.path, info.value.rule) == (attr, rule)
 
     check()
+
+
+def test_sensitive_members_stay_out_of_repr_and_errors() -> None:
+    secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:camera-password"
+    config = kv.MediaSourceConfig(media_uri_secret_arn=secret, media_uri_type="RTSP_URI")
+    assert "camera-password" not in repr(config)
+    bad = kv.MediaSourceConfig(media_uri_secret_arn="x" * 20 + " hunter2", media_uri_type="RTSP_URI")
+    with pytest.raises(ParamValidationError) as info:
+        validate(kv.SERVICE, "MediaSourceConfig", bad)
+    assert info.value.rule == "pattern"
+    assert "hunter2" not in str(info.value)
