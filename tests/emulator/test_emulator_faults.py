@@ -159,3 +159,14 @@ async def test_stall_and_cut_on_a_control_plane_call(emu: Emulator) -> None:
                 await resp.read()
     status, _, _ = await call(emu, "/listStreams", {})
     assert status == 200
+
+
+async def test_cut_inside_a_given_fragment(emu: Emulator) -> None:
+    whole = await get_media_bytes(emu, "a", EARLIEST)
+    sizes = [len(c.raw) for c in parse_chunks(whole)]
+    emu.faults.cut_after(100, after_fragments=3)
+    got, error = await read_get_media(emu, "a")
+    assert error is not None
+    assert len(got) == sum(sizes[:3]) + 100
+    assert got[:50] == whole[:50]
+    assert emu.log.closes("GetMedia", "a")[-1].fragments_sent == 3

@@ -79,13 +79,22 @@ class Faults:
         self,
         n_bytes: int,
         *,
+        after_fragments: int = 0,
         stream: str | None = None,
         operation: str | None = "media",
         times: int | None = 1,
     ) -> Fault:
-        """Drop the connection after ``n_bytes`` of a media response body."""
+        """Drop the connection ``n_bytes`` into a media body, counted from the start of
+        fragment ``after_fragments`` (0: from the first byte)."""
         return self.add(
-            Fault(kind="cut", after_bytes=n_bytes, stream=stream, operation=operation, times=times)
+            Fault(
+                kind="cut",
+                after_bytes=n_bytes,
+                after_fragments=after_fragments,
+                stream=stream,
+                operation=operation,
+                times=times,
+            )
         )
 
     def stall(
@@ -93,16 +102,19 @@ class Faults:
         seconds: float,
         *,
         after_bytes: int = 0,
+        after_fragments: int = 0,
         stream: str | None = None,
         operation: str | None = "media",
         times: int | None = 1,
     ) -> Fault:
-        """Send nothing for ``seconds`` after ``after_bytes`` of a media body (0: before it)."""
+        """Send nothing for ``seconds``, ``after_bytes`` into a media body counted from the
+        start of fragment ``after_fragments`` (both 0: before the first byte)."""
         return self.add(
             Fault(
                 kind="stall",
                 seconds=seconds,
                 after_bytes=after_bytes,
+                after_fragments=after_fragments,
                 stream=stream,
                 operation=operation,
                 times=times,

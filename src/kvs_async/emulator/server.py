@@ -400,23 +400,36 @@ class Handler:
         stall = emu.faults.take("stall", op.name, name)
         error_tag = emu.faults.take("error_tag", op.name, name)
 
+        # Byte offsets in the body where the cut / stall happen, fixed once the fragment
+        # they count from (``after_fragments``) begins.
+        cut_at: int | None = None
+        stall_at: int | None = None
+
+        def arm() -> None:
+            nonlocal cut_at, stall_at
+            if cut is not None and cut_at is None and count >= cut.after_fragments:
+                cut_at = sent + cut.after_bytes
+            if stall is not None and stall_at is None and count >= stall.after_fragments:
+                stall_at = sent + stall.after_bytes
+
         async def write(data: bytes) -> None:
-            nonlocal sent, stall
+            nonlocal sent, stall, stall_at
+            arm()
             while data:
                 piece = data
-                if stall is not None and stall.after_bytes >= sent:
-                    piece = data[: stall.after_bytes - sent]
-                if cut is not None:
-                    piece = piece[: max(0, cut.after_bytes - sent)]
+                if stall_at is not None and stall_at >= sent:
+                    piece = data[: stall_at - sent]
+                if cut_at is not None:
+                    piece = piece[: max(0, cut_at - sent)]
                 if piece:
                     await response.write(piece)
                     sent += len(piece)
                     data = data[len(piece) :]
-                if stall is not None and sent >= stall.after_bytes:
-                    seconds, stall = stall.seconds, None
+                if stall is not None and stall_at is not None and sent >= stall_at:
+                    seconds, stall, stall_at = stall.seconds, None, None
                     await asyncio.sleep(seconds)
                     continue
-                if cut is not None and sent >= cut.after_bytes:
+                if cut_at is not None and sent >= cut_at:
                     transport = request.transport
                     if transport is not None:
                         transport.abort()
