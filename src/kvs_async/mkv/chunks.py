@@ -199,14 +199,14 @@ class ChunkParser(_Core):
         try:
             step = self._piece_size()
             if len(data) <= step and not isinstance(data, memoryview):
-                self._buf += data
+                self._append(data)
                 self._run(out)
                 self._compact(self._chunk_start)
                 self._check_buffer(self._chunk_start)
             else:
                 mv = memoryview(data).cast("B")
                 for i in range(0, len(mv), step):
-                    self._buf += mv[i : i + step]
+                    self._append(mv[i : i + step])
                     self._run(out)
                     self._compact(self._chunk_start)
                     self._check_buffer(self._chunk_start)
@@ -221,12 +221,12 @@ class ChunkParser(_Core):
         self._closed = True
         out: list[Chunk] = []
         try:
-            end = self._base + len(self._buf)
+            end = self._base + self._end
             here = self._base + self._pos
             reason = None
-            if self._pos < len(self._buf):
+            if self._pos < self._end:
                 reason = (
-                    f"stream ended inside an element ({len(self._buf) - self._pos} bytes pending)"
+                    f"stream ended inside an element ({self._end - self._pos} bytes pending)"
                 )
             else:
                 while self._stack:
@@ -281,7 +281,7 @@ class ChunkParser(_Core):
         loop; the generic stepper then reads the same bytes with every check.
         """
         buf = self._buf
-        n = len(buf)
+        n = self._end
         base = self._base
         pos = self._pos
         bound = self._stack[-1][4] - base

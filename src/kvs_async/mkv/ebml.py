@@ -253,7 +253,8 @@ ID_LENGTH: Final[tuple[int, ...]] = tuple(n if n <= 4 else 0 for n in VINT_LENGT
 #: VINT length -> mask of its value bits (also the reserved "unknown size" value).
 VINT_MASK: Final[tuple[int, ...]] = tuple((1 << (7 * n)) - 1 for n in range(9))
 
-INFINITE: Final = 1 << 62  # bound of an element with no known end
+INFINITE: Final = 1 << 62
+_INITIAL_CAPACITY: Final = 256 * 1024  # bound of an element with no known end
 
 # Raw step results (tuples, so that the chunk layer builds no event objects).
 START: Final = 0  # (START, entry, header_size)
@@ -274,7 +275,10 @@ class _Core:
     """Buffer, read position and open-element stack: one EBML element per `_step()`.
 
     Offsets kept in the stack are absolute stream offsets, so the buffer can drop its consumed
-    prefix (`_compact`) without touching them. `buf[pos]` is stream offset `base + pos`.
+    prefix without touching them. `buf[pos]` is stream offset `base + pos`; `buf[:end]` holds data.
+    The buffer is a bytearray with spare capacity that is written in place; the bytes no longer
+    needed (before `_keep`) are dropped only when room is needed, by moving the rest to the front
+    or into a buffer twice as large: each byte is moved O(1) times (amortized), whatever the split.
     """
 
     def __init__(self, *, max_element_size: int, max_buffer_size: int) -> None:
@@ -282,7 +286,9 @@ class _Core:
             raise ValueError("limits must be positive")
         self.max_element_size = max_element_size
         self.max_buffer_size = max_buffer_size
-        self._buf = bytearray()
+        self._buf = bytearray(_INITIAL_CAPACITY)
+        self._end = 0  # bytes of _buf in use; the rest is spare capacity
+        self._keep = 0  # stream offset of the first byte still needed
         self._base = 0
         self._pos = 0
         self._stack: list[StackEntry] = []
@@ -331,7 +337,7 @@ class _Core:
                 stack.pop()
                 return (END, top, abspos, 0, 0)
         buf = self._buf
-        n = len(buf)
+        n = self._end
         if pos >= n:
             return None
         b0 = buf[pos]
@@ -408,18 +414,30 @@ class _Core:
     # -- buffer -------------------------------------------------------------------------------
 
     def _append(self, data: bytes | bytearray | memoryview) -> None:
-        self._buf += data
+        k = len(data)
+        end = self._end
+        buf = self._buf
+        if end + k > len(buf):
+            drop = self._keep - self._base
+            held = end - drop
+            if held + k <= len(buf) // 2:
+                buf[:held] = buf[drop:end]  # same length: a memmove, no reallocation
+            else:
+                grown = bytearray(max(2 * len(buf), 2 * (held + k)))
+                grown[:held] = buf[drop:end]
+                self._buf = buf = grown
+            self._base += drop
+            self._pos -= drop
+            end = held
+        buf[end : end + k] = data
+        self._end = end + k
 
     def _compact(self, keep_from: int) -> None:
-        """Forget buffered bytes before stream offset `keep_from` (bytearray drops a prefix in O(1))."""
-        drop = keep_from - self._base
-        if drop > 0:
-            del self._buf[:drop]
-            self._base = keep_from
-            self._pos -= drop
+        """Bytes before stream offset `keep_from` may be dropped (lazily, see `_append`)."""
+        self._keep = keep_from
 
     def _check_buffer(self, keep_from: int) -> None:
-        held = len(self._buf) - (keep_from - self._base)
+        held = self._end - (keep_from - self._base)
         if held > self.max_buffer_size:
             raise MkvLimitError(
                 f"{held} bytes buffered, more than max_buffer_size ({self.max_buffer_size})",
@@ -557,9 +575,9 @@ class EbmlReader(_Core):
         self._closed = True
         out: list[Event] = []
         offset = self._base + self._pos
-        if self._pos < len(self._buf):
+        if self._pos < self._end:
             raise MkvTruncatedError(
-                f"stream ended inside an element ({len(self._buf) - self._pos} bytes pending)",
+                f"stream ended inside an element ({self._end - self._pos} bytes pending)",
                 offset=offset,
                 path=self._path(),
             )
