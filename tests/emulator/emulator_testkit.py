@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,3 +115,40 @@ def parse_archived_chunks(body: bytes) -> list[Any]:
         if exc.partial is not None:
             chunks.append(exc.partial)
     return chunks
+
+
+async def put_media_streaming(
+    emu: Any,
+    stream: str,
+    pieces: AsyncIterator[bytes],
+    *,
+    on_ack: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """PutMedia with an unsigned, streamed body; acks are read while the body is still sent."""
+    url, hdrs, _ = signed(
+        emu,
+        "/putMedia",
+        b"",
+        headers={
+            "x-amzn-stream-name": stream,
+            "Content-Type": "application/octet-stream",
+            "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD",
+            **(headers or {}),
+        },
+    )
+    acks: list[dict[str, Any]] = []
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=30)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(url, data=pieces, headers=hdrs) as resp,
+    ):
+        if resp.status != 200:
+            return resp.status, [json.loads(await resp.read())]
+        async for line in resp.content:
+            if line.strip():
+                ack = json.loads(line)
+                acks.append(ack)
+                if on_ack is not None:
+                    await on_ack(ack)
+        return resp.status, acks

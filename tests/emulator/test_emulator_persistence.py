@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import MKV_DIR
-from emulator_testkit import call, parse_chunks, put_media
+from emulator_testkit import call, parse_chunks, put_media, put_media_streaming
 
 from kvs_async.credentials import Credentials
 from kvs_async.emulator import TEST_ACCESS_KEY, TEST_SECRET_KEY, Emulator
@@ -144,6 +144,49 @@ async def test_kill_9_while_loading_keeps_every_acknowledged_fragment(tmp_path: 
         # New fragments after the restart number after the old ones.
         acks = await put_media(target, "cam", docs[0])
         assert int(acks[0]["FragmentNumber"]) > int(stored[-1])
+
+
+@pytest.mark.slow
+async def test_kill_9_during_one_streamed_put_media(tmp_path: Path) -> None:
+    """One endless PutMedia connection; the process dies right after an ack went out."""
+    sources = writer.split_fragments(SAMPLE.read_bytes())
+    head = writer.ebml_header() + writer.unknown_size(SEGMENT_ID) + sources[0].info
+    head += sources[0].tracks
+    acked: list[str] = []
+    async with emulator_process(tmp_path) as (proc, target):
+        status, _, raw = await call(target, "/createStream", {"StreamName": "cam"})
+        assert status == 200, raw
+
+        async def endless() -> AsyncIterator[bytes]:
+            yield head
+            i = 0
+            while True:
+                cluster = sources[i % len(sources)].cluster
+                for j in range(0, len(cluster), 16384):  # each Cluster in several pieces
+                    yield cluster[j : j + 16384]
+                    await asyncio.sleep(0)
+                i += 1
+
+        async def on_ack(ack: dict[str, Any]) -> None:
+            if ack["EventType"] == "PERSISTED":
+                acked.append(str(ack["FragmentNumber"]))
+                if len(acked) == 10:
+                    proc.send_signal(signal.SIGKILL)
+
+        with pytest.raises(Exception):  # noqa: B017 - the connection dies with the process
+            await asyncio.wait_for(put_media_streaming(target, "cam", endless(), on_ack=on_ack), 60)
+        assert await proc.wait() == -signal.SIGKILL
+    assert len(acked) >= 10
+    async with emulator_process(tmp_path) as (_, target):
+        stored = await all_fragment_numbers(target, "cam")
+        assert set(acked) <= set(stored)
+        status, _, body = await call(
+            target,
+            "/getMedia",
+            {"StreamName": "cam", "StartSelector": {"StartSelectorType": "EARLIEST"}},
+        )
+        assert status == 200
+        assert [c.fragment_number for c in parse_chunks(body)] == stored
 
 
 async def test_cli_load_and_help(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from aiohttp import web
 from attrs import define
 
 from ..credentials import Credentials
+from ..mkv.writer import SourceFragment
 from .controlplane import DEFAULT_ACCOUNT, ApiError, ControlPlane, Wire, invalid
 from .faults import Fault, Faults
 from .media import (
@@ -315,6 +316,36 @@ class Emulator:
             await self.persistence.add_fragments(stream["StreamARN"], records)
             media.append(records)
         return records
+
+    async def append_fragment(
+        self,
+        name: str,
+        source: SourceFragment,
+        *,
+        server_ts: float,
+        producer_ts: float,
+    ) -> FragmentRecord:
+        """Store one fragment as it arrives (PutMedia streaming): durable before returning."""
+        async with self._write_lock:
+            stream, media = self._media_of(name)
+            last = media.last()
+            if last is not None:
+                server_ts = max(server_ts, last.server_ts + 0.001)
+            server_ts = round(server_ts, 3)
+            record = FragmentRecord(
+                number=self.numbers.next(server_ts),
+                server_ts=server_ts,
+                producer_ts=round(producer_ts, 3),
+                duration_ms=int(source.duration_ms),
+                timecode_ms=int(source.timecode_ms),
+                keyframe_start=bool(source.keyframe_start),
+                info=source.info,
+                tracks=source.tracks,
+                cluster=source.cluster,
+            )
+            await self.persistence.add_fragments(stream["StreamARN"], [record])
+            media.append([record])
+        return record
 
     async def load_media(
         self,

@@ -9,6 +9,7 @@ by the generated rules, armed faults, then the handler. Errors go out as AWS sen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
@@ -27,7 +28,10 @@ from ..errors import ParamValidationError, ServiceError
 from ..signing import SignatureError, verify_request
 from .controlplane import ApiError, Wire
 from .faults import Fault
+from .ingest import IngestEvent, StreamCutter
+from .media import MediaFormatError, split_media
 from .requestlog import LogEntry
+from .storage import FragmentRecord
 from .wire import from_wire, to_wire
 
 if TYPE_CHECKING:
@@ -38,6 +42,9 @@ logger = logging.getLogger("kvs_async.emulator")
 SERVICES: tuple[ServiceSpec, ...] = (control.SERVICE, media_api.SERVICE, archived.SERVICE)
 STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
 PUT_MEDIA = "PutMedia"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: KVS's PutMedia ack error id for bytes that are not valid MKV.
+INVALID_MKV_DATA = 4006
 MEDIA_CONTENT_TYPE = "video/webm"
 
 
@@ -175,8 +182,20 @@ class Handler:
                         status_code=400,
                     )
                 )
-            limit = emu.max_media_bytes if is_put_media else emu.max_body_bytes
-            body = await self._read_body(request, limit)
+            content_hash = request.headers.get("x-amz-content-sha256")
+            streaming_put = is_put_media and content_hash == UNSIGNED_PAYLOAD
+            if streaming_put:
+                body = b""  # read as it arrives, after the headers' signature is checked
+            else:
+                limit = emu.max_media_bytes if is_put_media else emu.max_body_bytes
+                body = await self._read_body(request, limit)
+                if content_hash and content_hash != hashlib.sha256(body).hexdigest():
+                    return fail(
+                        SignatureError(
+                            "The x-amz-content-sha256 header does not match the request body.",
+                            code="InvalidSignatureException",
+                        )
+                    )
             if emu.verify_signatures:
                 try:
                     access_key = verify_request(
@@ -190,6 +209,8 @@ class Handler:
                     )
                 except SignatureError as exc:
                     return fail(exc)
+            if streaming_put:
+                return await self.put_media_streaming(request, request_id, access_key)
             if matched is None and not is_put_media:
                 return fail(
                     ServiceError(
@@ -296,17 +317,13 @@ class Handler:
 
     # -- PutMedia ----------------------------------------------------------------------
 
-    async def put_media(
-        self, request: web.Request, body: bytes, request_id: str, access_key: str | None
-    ) -> web.Response:
-        """Store MKV bytes; answer one PERSISTED ack per fragment once it is on disk."""
-        name = request.headers.get("x-amzn-stream-name")
-        arn = request.headers.get("x-amzn-stream-arn")
+    def _put_media_target(self, request: web.Request) -> tuple[Wire, float | None]:
+        """The stream a PutMedia names (headers) and its producer start timestamp, if any."""
         params: Wire = {}
-        if name:
-            params["StreamName"] = name
-        if arn:
-            params["StreamARN"] = arn
+        if request.headers.get("x-amzn-stream-name"):
+            params["StreamName"] = request.headers["x-amzn-stream-name"]
+        if request.headers.get("x-amzn-stream-arn"):
+            params["StreamARN"] = request.headers["x-amzn-stream-arn"]
         stream = self.emu.control.stream(params)
         producer_start: float | None = None
         start_header = request.headers.get("x-amzn-producer-start-timestamp")
@@ -318,17 +335,26 @@ class Handler:
                     "InvalidArgumentException",
                     f"x-amzn-producer-start-timestamp {start_header!r} is not epoch seconds.",
                 ) from None
+        return stream, producer_start
+
+    @staticmethod
+    def _ack(event: str, rec: FragmentRecord | None = None, **extra: object) -> bytes:
+        doc: dict[str, object] = {"EventType": event}
+        if rec is not None:
+            doc["FragmentTimecode"] = rec.timecode_ms
+            doc["FragmentNumber"] = rec.number_str
+        doc.update(extra)
+        return (json.dumps(doc) + "\n").encode()
+
+    async def put_media(
+        self, request: web.Request, body: bytes, request_id: str, access_key: str | None
+    ) -> web.Response:
+        """A whole signed body: store every fragment, then one PERSISTED ack per fragment.
+
+        The fragments are placed so that the media ends now (like ``load_media``).
+        """
+        stream, producer_start = self._put_media_target(request)
         records = await self.emu.ingest(stream["StreamName"], body, producer_start=producer_start)
-        lines = [
-            json.dumps(
-                {
-                    "EventType": "PERSISTED",
-                    "FragmentTimecode": rec.timecode_ms,
-                    "FragmentNumber": rec.number_str,
-                }
-            )
-            for rec in records
-        ]
         self.log_call(
             operation=PUT_MEDIA,
             stream=stream["StreamName"],
@@ -339,8 +365,91 @@ class Handler:
         return web.Response(
             status=200,
             headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
-            body=("\n".join(lines) + "\n").encode(),
+            body=b"".join(self._ack("PERSISTED", rec) for rec in records),
         )
+
+    async def put_media_streaming(
+        self, request: web.Request, request_id: str, access_key: str | None
+    ) -> web.StreamResponse:
+        """``x-amz-content-sha256: UNSIGNED-PAYLOAD``: fragments are stored as their Cluster
+        completes and acked RECEIVED then PERSISTED (after fsync) while the body streams on.
+
+        Server timestamps are arrival times. Producer timestamps follow
+        ``x-amzn-fragment-timecode-type``: ABSOLUTE (cluster timecodes are epoch ms) or
+        RELATIVE (added to ``x-amzn-producer-start-timestamp``, else to the first arrival).
+        """
+        emu = self.emu
+        stream, producer_start = self._put_media_target(request)
+        name = stream["StreamName"]
+        absolute = request.headers.get("x-amzn-fragment-timecode-type", "").upper() == "ABSOLUTE"
+        cutter = StreamCutter(max_buffer_size=emu.max_media_bytes)
+        response: web.StreamResponse | None = None
+        total = 0
+        stored = 0
+        started_at = emu.clock.now()
+
+        async def respond(data: bytes) -> None:
+            nonlocal response
+            if response is None:
+                response = web.StreamResponse(
+                    status=200,
+                    headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+                )
+                await response.prepare(request)
+                self.log_call(
+                    operation=PUT_MEDIA,
+                    stream=name,
+                    status=200,
+                    request_id=request_id,
+                    access_key=access_key,
+                )
+            await response.write(data)
+
+        async def handle(events: list[IngestEvent]) -> None:
+            nonlocal started_at, stored, producer_start
+            for event in events:
+                if event.kind == "started":
+                    started_at = emu.clock.now()
+                    continue
+                source = split_media(event.document)[0]
+                if producer_start is None and not absolute:
+                    producer_start = started_at - source.timecode_ms / 1000
+                base = 0.0 if absolute else (producer_start or 0.0)
+                rec = await emu.append_fragment(
+                    name,
+                    source,
+                    server_ts=started_at,
+                    producer_ts=base + source.timecode_ms / 1000,
+                )
+                await respond(self._ack("RECEIVED", rec) + self._ack("PERSISTED", rec))
+                stored += 1
+
+        try:
+            async for data in request.content.iter_any():
+                total += len(data)
+                if total > emu.max_media_bytes:
+                    raise MediaFormatError(
+                        f"PutMedia body exceeds the limit of {emu.max_media_bytes} bytes"
+                    )
+                await handle(cutter.feed(data))
+            await handle(cutter.close())
+            if stored == 0:
+                raise MediaFormatError("MKV holds no Cluster: nothing to store as a fragment")
+        except MediaFormatError as exc:
+            if response is None:
+                raise ApiError("InvalidArgumentException", str(exc)) from None
+            await respond(
+                self._ack(
+                    "ERROR",
+                    None,
+                    ErrorId=INVALID_MKV_DATA,
+                    ErrorCode="INVALID_MKV_DATA",
+                    Message=str(exc),
+                )
+            )
+        assert response is not None
+        await response.write_eof()
+        return response
 
     # -- GetMedia / GetMediaForFragmentList -------------------------------------------------
 
