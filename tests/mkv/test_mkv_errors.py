@@ -104,6 +104,13 @@ def test_buffer_limit() -> None:
     feed_close(stream, max_buffer_size=70_000)  # a fragment is ~61 kB
 
 
+def test_chunk_element_limit() -> None:
+    stream = b"".join(writer.synthetic_stream(1, frames_per_fragment=200, frame_size=10))
+    with pytest.raises(MkvLimitError, match="max_chunk_elements"):
+        feed_close(stream, max_chunk_elements=100)
+    feed_close(stream, max_chunk_elements=300)
+
+
 def test_feeding_after_close() -> None:
     parser = ChunkParser()
     parser.close()

@@ -26,7 +26,7 @@ from .ebml import (
     decode_float,
     element_name,
 )
-from .errors import MkvFormatError, MkvParseError, MkvTruncatedError
+from .errors import MkvFormatError, MkvLimitError, MkvParseError, MkvTruncatedError
 from .lacing import BlockFrames, parse_block
 
 __all__ = ["Chunk", "ChunkParser", "Frame", "Track", "parse_timestamp"]
@@ -101,6 +101,9 @@ TAG_ERROR_ID: Final = "AWS_KINESISVIDEO_ERROR_ID"
 #: A Tags element holding one of these ends the fragment (GetMedia's last word on it).
 FINAL_TAGS: Final = frozenset({TAG_CONTINUATION_TOKEN, TAG_ERROR_CODE, TAG_ERROR_ID})
 
+#: Elements one chunk may hold: a 10 s 4K fragment at 60 fps with audio has about 1,200.
+DEFAULT_MAX_CHUNK_ELEMENTS: Final = 1_000_000
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMESTAMP = re.compile(r"(-?)([0-9]{1,12})(?:\.([0-9]{1,9}))?")
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
@@ -129,6 +132,35 @@ _TRACK_UINTS: Final = {
 _TRACK_STRINGS: Final = {0x86: "codec_id", 0x536E: "name"}
 _ID_CODEC_PRIVATE: Final = 0x63A2
 _ID_SAMPLING_FREQUENCY: Final = 0xB5
+
+_LEAF_IDS: Final = frozenset(
+    {
+        ID_SIMPLEBLOCK,
+        ID_TIMECODE,
+        ID_TAGNAME,
+        ID_TAGSTRING,
+        ID_BLOCK,
+        ID_REFERENCEBLOCK,
+        ID_TIMECODESCALE,
+        _ID_CODEC_PRIVATE,
+        _ID_SAMPLING_FREQUENCY,
+        *_TRACK_UINTS,
+        *_TRACK_STRINGS,
+    }
+)
+_START_IDS: Final = frozenset(
+    {
+        ID_CLUSTER,
+        ID_SIMPLETAG,
+        ID_BLOCKGROUP,
+        ID_TRACKENTRY,
+        ID_TAGS,
+        ID_EBML,
+        ID_SEGMENT,
+        ID_TRACKS,
+    }
+)
+_END_IDS: Final = frozenset({ID_SIMPLETAG, ID_BLOCKGROUP, ID_TAGS, ID_TRACKENTRY, ID_TRACKS})
 
 _KEY: Final = tuple(bool(f & 0x80) for f in range(256))
 _INVISIBLE: Final = tuple(bool(f & 0x08) for f in range(256))
@@ -162,7 +194,9 @@ class ChunkParser(_Core):
     A chunk completes when the Tags element carrying the continuation token (or the error tags)
     ends, or - for fragments without KVS tags - when the next EBML header begins or at `close()`.
     The unfinished chunk's bytes are held (they become its `raw`), so `max_buffer_size` bounds
-    the fragment size; `max_element_size` bounds each leaf (a SimpleBlock is one).
+    the fragment size; `max_element_size` bounds each leaf (a SimpleBlock is one);
+    `max_chunk_elements` bounds the Python objects one chunk can make (checked per fed piece of at
+    most 8 MiB), so that tiny elements cannot blow memory up far beyond the buffered bytes.
     `fast=False` turns off the SimpleBlock loop and reads clusters through the generic stepper
     (same results; kept for tests).
     """
@@ -172,9 +206,12 @@ class ChunkParser(_Core):
         *,
         max_element_size: int = DEFAULT_MAX_ELEMENT_SIZE,
         max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
         fast: bool = True,
     ) -> None:
         super().__init__(max_element_size=max_element_size, max_buffer_size=max_buffer_size)
+        self.max_chunk_elements = max_chunk_elements
+        self._chunk_first_element = 0
         self._fast = fast
         self._chunk_start = 0
         self._tags: list[tuple[str, str] | None] = []
@@ -202,14 +239,14 @@ class ChunkParser(_Core):
                 self._append(data)
                 self._run(out)
                 self._compact(self._chunk_start)
-                self._check_buffer(self._chunk_start)
+                self._check_limits()
             else:
                 mv = memoryview(data).cast("B")
                 for i in range(0, len(mv), step):
                     self._append(mv[i : i + step])
                     self._run(out)
                     self._compact(self._chunk_start)
-                    self._check_buffer(self._chunk_start)
+                    self._check_limits()
         except MkvParseError as exc:
             self._failed = exc
             raise
@@ -225,9 +262,7 @@ class ChunkParser(_Core):
             here = self._base + self._pos
             reason = None
             if self._pos < self._end:
-                reason = (
-                    f"stream ended inside an element ({self._end - self._pos} bytes pending)"
-                )
+                reason = f"stream ended inside an element ({self._end - self._pos} bytes pending)"
             else:
                 while self._stack:
                     top = self._stack[-1]
@@ -254,12 +289,27 @@ class ChunkParser(_Core):
             raise
         return out
 
+    def _check_limits(self) -> None:
+        self._check_buffer(self._chunk_start)
+        self._check_elements()
+
+    def _check_elements(self) -> None:
+        count = self._elements - self._chunk_first_element
+        if count > self.max_chunk_elements:
+            raise MkvLimitError(
+                f"{count} elements in one chunk, more than max_chunk_elements "
+                f"({self.max_chunk_elements})",
+                offset=self._chunk_start,
+                path=self._path(),
+            )
+
     # -- stepping -----------------------------------------------------------------------------
 
     def _run(self, out: list[Chunk]) -> None:
         step = self._step
         stack = self._stack
         fast = self._fast
+        leaves, starts, ends = _LEAF_IDS, _START_IDS, _END_IDS
         while True:
             if fast and stack and stack[-1][0] == ID_CLUSTER:
                 self._fast_blocks()
@@ -267,11 +317,14 @@ class ChunkParser(_Core):
             if r is None:
                 return
             kind = r[0]
+            # Elements the chunk layer has no use for cost one set lookup.
             if kind == LEAF:
-                self._on_leaf(r[1], r[2], r[3], r[4])  # type: ignore[arg-type]
+                if r[1] in leaves:
+                    self._on_leaf(r[1], r[2], r[3], r[4])
             elif kind == START:
-                self._on_start(r[1], out)  # type: ignore[arg-type]
-            else:
+                if r[1][0] in starts:  # type: ignore[index]
+                    self._on_start(r[1], out)  # type: ignore[arg-type]
+            elif r[1][0] in ends:  # type: ignore[index]
                 self._on_end(r[1], r[2], out)  # type: ignore[arg-type]
 
     def _fast_blocks(self) -> None:
@@ -450,8 +503,10 @@ class ChunkParser(_Core):
         return any(t is not None and t[0] == TAG_FRAGMENT_NUMBER for t in self._tags)
 
     def _complete(self, end: int) -> Chunk:
+        self._check_elements()
         chunk = self._build(end)
         self._chunk_start = end
+        self._chunk_first_element = self._elements
         self._tags = []
         self._frames = []
         self._simple = []
