@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -138,8 +139,11 @@ async def test_aws_cli_list_streams(emu: Emulator) -> None:
     }
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
+    # The AWS CLI installed with the test extra, run by this interpreter (no PATH lookup).
     proc = await asyncio.create_subprocess_exec(
-        "aws",
+        sys.executable,
+        "-m",
+        "awscli",
         "--endpoint-url",
         emu.url,
         "kinesisvideo",

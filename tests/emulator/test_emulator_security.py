@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 
@@ -60,6 +61,21 @@ async def test_tampered_body_fails_the_signature(emu: Emulator) -> None:
     url, headers, _ = signed(emu, "/listStreams", {"MaxResults": 1})
     status, resp_headers, _ = await raw_post(url, b'{"MaxResults": 2}', headers)
     assert (status, resp_headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
+
+
+async def test_body_must_match_the_signed_content_hash(emu: Emulator) -> None:
+    original = b'{"MaxResults": 1}'
+    url, headers, _ = signed(
+        emu,
+        "/listStreams",
+        original,
+        headers={"X-Amz-Content-SHA256": hashlib.sha256(original).hexdigest()},
+    )
+    status, _, _ = await raw_post(url, original, headers)
+    assert status == 200
+    status, resp_headers, body = await raw_post(url, b'{"MaxResults": 2}', headers)
+    assert (status, resp_headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
+    assert "x-amz-content-sha256" in json.loads(body)["message"]
 
 
 async def test_boto3_with_the_wrong_key_gets_403(emu: Emulator) -> None:
