@@ -1,6 +1,23 @@
 """Sans-I/O Matroska for KVS: GetMedia bytes in, typed chunks (or EBML events) out.
 
-Pure and synchronous (no asyncio, no aiohttp): feed it bytes from any source.
+Pure and synchronous (no asyncio, no aiohttp): feed it bytes from any source::
+
+    parser = ChunkParser()
+    async for data in response.content.iter_any():
+        for chunk in parser.feed(data):
+            handle(chunk)               # chunk.fragment_number, .frames, .raw, ...
+    last = parser.close()               # or MkvTruncatedError(.chunks, .partial)
+
+A chunk is one fragment: it completes when the Tags element carrying
+AWS_KINESISVIDEO_CONTINUATION_TOKEN (or the AWS_KINESISVIDEO_ERROR_* tags) ends, without waiting
+for the next fragment; without KVS tags (plain MKV) at the next EBML header or at `close()`.
+`close()` raises MkvTruncatedError when the stream stops inside an element or inside a KVS
+fragment whose trailing Tags never came. `b"".join(c.raw for c in chunks)` is the input.
+
+Limits (all raise MkvLimitError, a MkvParseError): `max_element_size` (64 MiB: any leaf, e.g.
+a SimpleBlock), `max_buffer_size` (128 MiB: the unfinished chunk plus one element),
+`max_chunk_elements` (1,000,000). `EbmlReader` is the event level (MasterStart/MasterEnd/Leaf);
+`writer` builds KVS-style streams for tests, demos and the emulator.
 """
 
 from __future__ import annotations
