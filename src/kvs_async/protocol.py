@@ -186,6 +186,13 @@ def _split_header_list(value: str) -> list[str]:
     return items
 
 
+def _header_safe(attr: str, text: str) -> str:
+    """Refuse CR, LF and NUL in header names/values: they would split or corrupt the request."""
+    if "\r" in text or "\n" in text or "\x00" in text:
+        raise ParamValidationError(attr, "header_value", "contains CR, LF or NUL")
+    return text
+
+
 def _split_http_dates(value: str) -> list[str]:
     """Split a header list of HTTP dates, whose items contain a comma themselves."""
     return [v.strip() for v in re.split(r"(?<=GMT)\s*,\s*", value) if v.strip()]
@@ -559,12 +566,12 @@ class Codec:
             v = getattr(value, attr)
             if v is None or (isinstance(v, list | tuple) and not v):
                 continue
-            headers[name] = fn(v)
+            headers[name] = _header_safe(attr, fn(v))
         for attr, prefix in plan.prefix_headers:
             v = getattr(value, attr)
             if v:
                 for k, hv in v.items():
-                    headers[prefix + k] = str(hv)
+                    headers[_header_safe(attr, prefix + k)] = _header_safe(attr, str(hv))
         body = b""
         if plan.payload is not None:
             attr, kind = plan.payload

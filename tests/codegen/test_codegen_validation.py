@@ -243,8 +243,48 @@ def test_sensitive_members_stay_out_of_repr_and_errors() -> None:
     secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:camera-password"
     config = kv.MediaSourceConfig(media_uri_secret_arn=secret, media_uri_type="RTSP_URI")
     assert "camera-password" not in repr(config)
-    bad = kv.MediaSourceConfig(media_uri_secret_arn="x" * 20 + " hunter2", media_uri_type="RTSP_URI")
+    bad = kv.MediaSourceConfig(
+        media_uri_secret_arn="x" * 20 + " hunter2", media_uri_type="RTSP_URI"
+    )
     with pytest.raises(ParamValidationError) as info:
         validate(kv.SERVICE, "MediaSourceConfig", bad)
     assert info.value.rule == "pattern"
     assert "hunter2" not in str(info.value)
+
+
+def test_header_values_cannot_inject_lines() -> None:
+    from codegen.generate import module_from_model
+
+    model = {
+        "metadata": {"protocol": "rest-json", "apiVersion": "1"},
+        "operations": {
+            "Op": {
+                "name": "Op",
+                "http": {"method": "POST", "requestUri": "/"},
+                "input": {"shape": "In"},
+            }
+        },
+        "shapes": {
+            "In": {
+                "type": "structure",
+                "members": {
+                    "Note": {"shape": "S", "location": "header", "locationName": "X-Note"},
+                    "Meta": {"shape": "M", "location": "headers", "locationName": "X-Meta-"},
+                },
+            },
+            "S": {"type": "string"},
+            "M": {"type": "map", "key": {"shape": "S"}, "value": {"shape": "S"}},
+        },
+    }
+    mod = module_from_model("inject", model)
+    op = mod.OPERATIONS["Op"]
+    ok = protocol.serialize_request(mod.SERVICE, op, mod.In(note="fine", meta={"a": "b"}))
+    assert ok.headers == {"X-Note": "fine", "X-Meta-a": "b"}
+    for bad in (
+        mod.In(note="x\r\nX-Evil: 1"),
+        mod.In(meta={"a\nb": "c"}),
+        mod.In(meta={"a": "c\r"}),
+    ):
+        with pytest.raises(ParamValidationError) as info:
+            protocol.serialize_request(mod.SERVICE, op, bad)
+        assert info.value.rule == "header_value"
