@@ -18,7 +18,8 @@ _INT_TYPES = frozenset({"integer", "long", "byte", "short"})
 
 
 def enum_member_name(value: str, taken: set[str]) -> str:
-    name = re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "EMPTY"
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value)  # TopLeft -> Top_Left
+    name = re.sub(r"[^0-9A-Za-z]+", "_", words).strip("_").upper() or "EMPTY"
     if name[0].isdigit():
         name = "VALUE_" + name
     if name.startswith("_") or name in {"MRO"}:

@@ -28,10 +28,10 @@ from .errors import ServiceError
 class ActiveSpeakerPosition(StrEnum):
     """Values of ActiveSpeakerPosition; unknown values arrive as plain str."""
 
-    TOPLEFT = "TopLeft"
-    TOPRIGHT = "TopRight"
-    BOTTOMLEFT = "BottomLeft"
-    BOTTOMRIGHT = "BottomRight"
+    TOP_LEFT = "TopLeft"
+    TOP_RIGHT = "TopRight"
+    BOTTOM_LEFT = "BottomLeft"
+    BOTTOM_RIGHT = "BottomRight"
 
 
 class ArtifactsConcatenationState(StrEnum):
@@ -64,9 +64,9 @@ class AudioChannelsOption(StrEnum):
 class AudioMuxType(StrEnum):
     """Values of AudioMuxType; unknown values arrive as plain str."""
 
-    AUDIOONLY = "AudioOnly"
-    AUDIOWITHACTIVESPEAKERVIDEO = "AudioWithActiveSpeakerVideo"
-    AUDIOWITHCOMPOSITEDVIDEO = "AudioWithCompositedVideo"
+    AUDIO_ONLY = "AudioOnly"
+    AUDIO_WITH_ACTIVE_SPEAKER_VIDEO = "AudioWithActiveSpeakerVideo"
+    AUDIO_WITH_COMPOSITED_VIDEO = "AudioWithCompositedVideo"
 
 
 class BorderColor(StrEnum):
@@ -104,19 +104,19 @@ class CanvasOrientation(StrEnum):
 class ConcatenationSinkType(StrEnum):
     """Values of ConcatenationSinkType; unknown values arrive as plain str."""
 
-    S3BUCKET = "S3Bucket"
+    S3_BUCKET = "S3Bucket"
 
 
 class ConcatenationSourceType(StrEnum):
     """Values of ConcatenationSourceType; unknown values arrive as plain str."""
 
-    MEDIACAPTUREPIPELINE = "MediaCapturePipeline"
+    MEDIA_CAPTURE_PIPELINE = "MediaCapturePipeline"
 
 
 class ContentMuxType(StrEnum):
     """Values of ContentMuxType; unknown values arrive as plain str."""
 
-    CONTENTONLY = "ContentOnly"
+    CONTENT_ONLY = "ContentOnly"
 
 
 class ContentRedactionOutput(StrEnum):
@@ -129,10 +129,10 @@ class ContentRedactionOutput(StrEnum):
 class ContentShareLayoutOption(StrEnum):
     """Values of ContentShareLayoutOption; unknown values arrive as plain str."""
 
-    PRESENTERONLY = "PresenterOnly"
+    PRESENTER_ONLY = "PresenterOnly"
     HORIZONTAL = "Horizontal"
     VERTICAL = "Vertical"
-    ACTIVESPEAKERONLY = "ActiveSpeakerOnly"
+    ACTIVE_SPEAKER_ONLY = "ActiveSpeakerOnly"
 
 
 class ContentType(StrEnum):
@@ -144,20 +144,20 @@ class ContentType(StrEnum):
 class ErrorCode(StrEnum):
     """Values of ErrorCode; unknown values arrive as plain str."""
 
-    BADREQUEST = "BadRequest"
+    BAD_REQUEST = "BadRequest"
     FORBIDDEN = "Forbidden"
-    NOTFOUND = "NotFound"
-    RESOURCELIMITEXCEEDED = "ResourceLimitExceeded"
-    SERVICEFAILURE = "ServiceFailure"
-    SERVICEUNAVAILABLE = "ServiceUnavailable"
+    NOT_FOUND = "NotFound"
+    RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceeded"
+    SERVICE_FAILURE = "ServiceFailure"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
     THROTTLING = "Throttling"
 
 
 class FragmentSelectorType(StrEnum):
     """Values of FragmentSelectorType; unknown values arrive as plain str."""
 
-    PRODUCERTIMESTAMP = "ProducerTimestamp"
-    SERVERTIMESTAMP = "ServerTimestamp"
+    PRODUCER_TIMESTAMP = "ProducerTimestamp"
+    SERVER_TIMESTAMP = "ServerTimestamp"
 
 
 class HighlightColor(StrEnum):
@@ -191,14 +191,14 @@ class KinesisVideoStreamPoolStatus(StrEnum):
 class LayoutOption(StrEnum):
     """Values of LayoutOption; unknown values arrive as plain str."""
 
-    GRIDVIEW = "GridView"
+    GRID_VIEW = "GridView"
 
 
 class LiveConnectorMuxType(StrEnum):
     """Values of LiveConnectorMuxType; unknown values arrive as plain str."""
 
-    AUDIOWITHCOMPOSITEDVIDEO = "AudioWithCompositedVideo"
-    AUDIOWITHACTIVESPEAKERVIDEO = "AudioWithActiveSpeakerVideo"
+    AUDIO_WITH_COMPOSITED_VIDEO = "AudioWithCompositedVideo"
+    AUDIO_WITH_ACTIVE_SPEAKER_VIDEO = "AudioWithActiveSpeakerVideo"
 
 
 class LiveConnectorSinkType(StrEnum):
@@ -210,7 +210,7 @@ class LiveConnectorSinkType(StrEnum):
 class LiveConnectorSourceType(StrEnum):
     """Values of LiveConnectorSourceType; unknown values arrive as plain str."""
 
-    CHIMESDKMEETING = "ChimeSdkMeeting"
+    CHIME_SDK_MEETING = "ChimeSdkMeeting"
 
 
 class MediaEncoding(StrEnum):
@@ -222,24 +222,24 @@ class MediaEncoding(StrEnum):
 class MediaInsightsPipelineConfigurationElementType(StrEnum):
     """Values of MediaInsightsPipelineConfigurationElementType; unknown values arrive as plain str."""
 
-    AMAZONTRANSCRIBECALLANALYTICSPROCESSOR = "AmazonTranscribeCallAnalyticsProcessor"
-    VOICEANALYTICSPROCESSOR = "VoiceAnalyticsProcessor"
-    AMAZONTRANSCRIBEPROCESSOR = "AmazonTranscribeProcessor"
-    KINESISDATASTREAMSINK = "KinesisDataStreamSink"
-    LAMBDAFUNCTIONSINK = "LambdaFunctionSink"
-    SQSQUEUESINK = "SqsQueueSink"
-    SNSTOPICSINK = "SnsTopicSink"
-    S3RECORDINGSINK = "S3RecordingSink"
-    VOICEENHANCEMENTSINK = "VoiceEnhancementSink"
+    AMAZON_TRANSCRIBE_CALL_ANALYTICS_PROCESSOR = "AmazonTranscribeCallAnalyticsProcessor"
+    VOICE_ANALYTICS_PROCESSOR = "VoiceAnalyticsProcessor"
+    AMAZON_TRANSCRIBE_PROCESSOR = "AmazonTranscribeProcessor"
+    KINESIS_DATA_STREAM_SINK = "KinesisDataStreamSink"
+    LAMBDA_FUNCTION_SINK = "LambdaFunctionSink"
+    SQS_QUEUE_SINK = "SqsQueueSink"
+    SNS_TOPIC_SINK = "SnsTopicSink"
+    S3_RECORDING_SINK = "S3RecordingSink"
+    VOICE_ENHANCEMENT_SINK = "VoiceEnhancementSink"
 
 
 class MediaPipelineElementStatus(StrEnum):
     """Values of MediaPipelineElementStatus; unknown values arrive as plain str."""
 
-    NOTSTARTED = "NotStarted"
-    NOTSUPPORTED = "NotSupported"
+    NOT_STARTED = "NotStarted"
+    NOT_SUPPORTED = "NotSupported"
     INITIALIZING = "Initializing"
-    INPROGRESS = "InProgress"
+    IN_PROGRESS = "InProgress"
     FAILED = "Failed"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
@@ -249,25 +249,25 @@ class MediaPipelineElementStatus(StrEnum):
 class MediaPipelineSinkType(StrEnum):
     """Values of MediaPipelineSinkType; unknown values arrive as plain str."""
 
-    S3BUCKET = "S3Bucket"
+    S3_BUCKET = "S3Bucket"
 
 
 class MediaPipelineSourceType(StrEnum):
     """Values of MediaPipelineSourceType; unknown values arrive as plain str."""
 
-    CHIMESDKMEETING = "ChimeSdkMeeting"
+    CHIME_SDK_MEETING = "ChimeSdkMeeting"
 
 
 class MediaPipelineStatus(StrEnum):
     """Values of MediaPipelineStatus; unknown values arrive as plain str."""
 
     INITIALIZING = "Initializing"
-    INPROGRESS = "InProgress"
+    IN_PROGRESS = "InProgress"
     FAILED = "Failed"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     PAUSED = "Paused"
-    NOTSTARTED = "NotStarted"
+    NOT_STARTED = "NotStarted"
 
 
 class MediaPipelineStatusUpdate(StrEnum):
@@ -280,9 +280,9 @@ class MediaPipelineStatusUpdate(StrEnum):
 class MediaPipelineTaskStatus(StrEnum):
     """Values of MediaPipelineTaskStatus; unknown values arrive as plain str."""
 
-    NOTSTARTED = "NotStarted"
+    NOT_STARTED = "NotStarted"
     INITIALIZING = "Initializing"
-    INPROGRESS = "InProgress"
+    IN_PROGRESS = "InProgress"
     FAILED = "Failed"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
@@ -291,14 +291,14 @@ class MediaPipelineTaskStatus(StrEnum):
 class MediaStreamPipelineSinkType(StrEnum):
     """Values of MediaStreamPipelineSinkType; unknown values arrive as plain str."""
 
-    KINESISVIDEOSTREAMPOOL = "KinesisVideoStreamPool"
+    KINESIS_VIDEO_STREAM_POOL = "KinesisVideoStreamPool"
 
 
 class MediaStreamType(StrEnum):
     """Values of MediaStreamType; unknown values arrive as plain str."""
 
-    MIXEDAUDIO = "MixedAudio"
-    INDIVIDUALAUDIO = "IndividualAudio"
+    MIXED_AUDIO = "MixedAudio"
+    INDIVIDUAL_AUDIO = "IndividualAudio"
 
 
 class PartialResultsStability(StrEnum):
@@ -319,18 +319,18 @@ class ParticipantRole(StrEnum):
 class PresenterPosition(StrEnum):
     """Values of PresenterPosition; unknown values arrive as plain str."""
 
-    TOPLEFT = "TopLeft"
-    TOPRIGHT = "TopRight"
-    BOTTOMLEFT = "BottomLeft"
-    BOTTOMRIGHT = "BottomRight"
+    TOP_LEFT = "TopLeft"
+    TOP_RIGHT = "TopRight"
+    BOTTOM_LEFT = "BottomLeft"
+    BOTTOM_RIGHT = "BottomRight"
 
 
 class RealTimeAlertRuleType(StrEnum):
     """Values of RealTimeAlertRuleType; unknown values arrive as plain str."""
 
-    KEYWORDMATCH = "KeywordMatch"
+    KEYWORD_MATCH = "KeywordMatch"
     SENTIMENT = "Sentiment"
-    ISSUEDETECTION = "IssueDetection"
+    ISSUE_DETECTION = "IssueDetection"
 
 
 class RecordingFileFormat(StrEnum):
@@ -356,8 +356,8 @@ class SentimentType(StrEnum):
 class TileOrder(StrEnum):
     """Values of TileOrder; unknown values arrive as plain str."""
 
-    JOINSEQUENCE = "JoinSequence"
-    SPEAKERSEQUENCE = "SpeakerSequence"
+    JOIN_SEQUENCE = "JoinSequence"
+    SPEAKER_SEQUENCE = "SpeakerSequence"
 
 
 class VerticalTilePosition(StrEnum):
@@ -370,7 +370,7 @@ class VerticalTilePosition(StrEnum):
 class VideoMuxType(StrEnum):
     """Values of VideoMuxType; unknown values arrive as plain str."""
 
-    VIDEOONLY = "VideoOnly"
+    VIDEO_ONLY = "VideoOnly"
 
 
 class VocabularyFilterMethod(StrEnum):
