@@ -211,30 +211,89 @@ def _ops_with_input() -> list[Any]:
     return params
 
 
+def _breakable(
+    shapes: Any, shape_name: str, value: Any, path: str
+) -> list[tuple[str, Any, str, Any]]:
+    """(member path, bad value, rule, rebuild) for every constrained member at any depth.
+
+    ``rebuild(bad)`` returns the whole input with that one member replaced.
+    """
+    out: list[tuple[str, Any, str, Any]] = []
+    shape = shapes[shape_name]
+    for attr, bad, rule in _violations(shapes, shape):
+        out.append(
+            (
+                f"{path}.{attr}" if path else attr,
+                bad,
+                rule,
+                lambda b, a=attr: attrs.evolve(value, **{a: b}),
+            )
+        )
+    for m in shape.members:
+        child = getattr(value, m.name)
+        target = shapes[m.shape]
+        child_path = f"{path}.{m.name}" if path else m.name
+        if target.type == "structure" and target.cls is not None and child is not None:
+            for sub_path, bad, rule, rebuild in _breakable(shapes, m.shape, child, child_path):
+                out.append(
+                    (
+                        sub_path,
+                        bad,
+                        rule,
+                        lambda b, r=rebuild, a=m.name: attrs.evolve(value, **{a: r(b)}),
+                    )
+                )
+        elif target.type == "list" and child:
+            item_shape = shapes[target.member]
+            if item_shape.type == "structure" and item_shape.cls is not None:
+                for sub_path, bad, rule, rebuild in _breakable(
+                    shapes, target.member, child[0], f"{child_path}[0]"
+                ):
+                    out.append(
+                        (
+                            sub_path,
+                            bad,
+                            rule,
+                            lambda b, r=rebuild, a=m.name, c=child: attrs.evolve(
+                                value, **{a: [r(b), *c[1:]]}
+                            ),
+                        )
+                    )
+    return out
+
+
 @pytest.mark.parametrize(("service", "op_name"), _ops_with_input())
 def test_model_rules_refuse_violations(service: str, op_name: str) -> None:
+    """Break one constrained member (top level or nested) of a valid input: refused, path named."""
     mod = importlib.import_module(f"kvs_async.{module_name(service)}")
     op = mod.OPERATIONS[op_name]
     shapes = mod.SERVICE.shapes
     shape = shapes[op.input_shape]
-    violations = _violations(shapes, shape)
-    if not violations:
-        pytest.skip("no constrained top-level member")
+    if not _violations(shapes, shape) and not any(
+        shapes[m.shape].type in ("structure", "list") for m in shape.members
+    ):
+        pytest.skip("no constrained member")
 
     @settings(
-        max_examples=8,
+        max_examples=10,
         deadline=None,
         database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
     )
-    @given(valid=strategy(shapes, shape.name), pick=st.sampled_from(violations))
-    def check(valid: Any, pick: tuple[str, Any, str]) -> None:
+    @given(valid=strategy(shapes, shape.name), data=st.data())
+    def check(valid: Any, data: st.DataObject) -> None:
         validate(mod.SERVICE, shape.name, valid)  # the drawn input is valid
-        attr, bad, rule = pick
-        broken = attrs.evolve(valid, **{attr: bad})
+        options = _breakable(shapes, shape.name, valid, "")
+        if not options:
+            return
+        path, bad, rule, rebuild = data.draw(st.sampled_from(options))
         with pytest.raises(ParamValidationError) as info:
-            protocol.serialize_request(mod.SERVICE, op, broken)
-        assert (info.value.path, info.value.rule) == (attr, rule)
+            protocol.serialize_request(mod.SERVICE, op, rebuild(bad))
+        assert (info.value.path, info.value.rule) == (path, rule)
 
     check()
 
