@@ -125,7 +125,11 @@ fragment = st.tuples(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frags=st.lists(fragment, min_size=1, max_size=4), points=st.lists(st.integers(0, 1 << 20)))
+@given(
+    frags=st.lists(fragment, min_size=1, max_size=4),
+    points=st.lists(st.integers(0, 1 << 20)),
+    fast=st.booleans(),
+)
 def test_writer_fragments_round_trip(
     frags: list[
         tuple[
@@ -139,6 +143,7 @@ def test_writer_fragments_round_trip(
         ]
     ],
     points: list[int],
+    fast: bool,
 ) -> None:
     expected = []
     stream = b""
@@ -178,7 +183,8 @@ def test_writer_fragments_round_trip(
             for p in payloads:
                 frames.append((track, ctc + rel, key, invisible and lacing == "none", p))
         expected.append((fn, server_ms, mbn if has_trailer else None, extra, frames))
-    chunks, partial = parse_all(cut(stream, points))
+    chunks, partial = parse_all(cut(stream, points), fast=fast)
+    assert (chunks, partial) == parse_all([stream], fast=not fast)
     got = chunks + ([partial] if partial is not None else [])
     assert b"".join(c.raw for c in got) == stream
     assert len(got) == len(expected)
