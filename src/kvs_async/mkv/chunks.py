@@ -13,12 +13,18 @@ from attrs import define
 from .ebml import (
     DEFAULT_MAX_BUFFER_SIZE,
     DEFAULT_MAX_ELEMENT_SIZE,
+    ELEMENT_KIND,
+    ELEMENT_LEVEL,
     ID_CLUSTER,
     ID_EBML,
+    ID_LENGTH,
     ID_SEGMENT,
     ID_SIMPLEBLOCK,
+    INFINITE,
     LEAF,
+    MASTER,
     START,
+    UNKNOWN_LEVEL,
     VINT_LENGTH,
     VINT_MASK,
     StackEntry,
@@ -306,16 +312,16 @@ class ChunkParser(_Core):
     # -- stepping -----------------------------------------------------------------------------
 
     def _run(self, out: list[Chunk]) -> None:
+        if self._fast:
+            self._run_fast(out)
+        else:
+            self._run_reference(out)
+
+    def _run_reference(self, out: list[Chunk]) -> None:
+        """The chunk layer on top of the shared stepper (`_Core._step`): one element per call."""
         step = self._step
-        stack = self._stack
-        fast = self._fast
         leaves, starts, ends = _LEAF_IDS, _START_IDS, _END_IDS
-        while True:
-            if fast and stack and stack[-1][0] == ID_CLUSTER:
-                self._fast_blocks()
-            r = step()
-            if r is None:
-                return
+        while (r := step()) is not None:
             kind = r[0]
             # Elements the chunk layer has no use for cost one set lookup.
             if kind == LEAF:
@@ -327,61 +333,147 @@ class ChunkParser(_Core):
             elif r[1][0] in ends:  # type: ignore[index]
                 self._on_end(r[1], r[2], out)  # type: ignore[arg-type]
 
-    def _fast_blocks(self) -> None:
-        """Read unlaced SimpleBlocks with one-byte track numbers straight off the buffer.
+    def _run_fast(self, out: list[Chunk]) -> None:
+        """`_run_reference` with the stepper inlined and a tight loop for SimpleBlocks.
 
-        Anything else (another element, lacing, a bad or incomplete header, a limit) stops the
-        loop; the generic stepper then reads the same bytes with every check.
+        Same decisions in the same order as `_Core._step` (tests compare both on every fixture
+        and on generated streams): where the SimpleBlock loop meets anything unusual (lacing, a
+        long track number, a bad or incomplete header, a limit) it stops and the general code
+        below reads the same bytes with every check. Errors are raised by `_step` itself.
         """
         buf = self._buf
         n = self._end
         base = self._base
         pos = self._pos
-        bound = self._stack[-1][4] - base
-        if bound < n:
-            n = bound
-        append = self._frames.append
-        ctc = self._cluster_tc
+        stack = self._stack
+        id_length, vint_length, vint_mask = ID_LENGTH, VINT_LENGTH, VINT_MASK
+        levels, kinds = ELEMENT_LEVEL, ELEMENT_KIND
+        leaves, starts, ends = _LEAF_IDS, _START_IDS, _END_IDS
         limit = self.max_element_size
-        vlen = VINT_LENGTH
-        mask = VINT_MASK
         from_bytes = int.from_bytes
-        count = 0
-        while pos + 5 < n and buf[pos] == 0xA3:
-            s0 = buf[pos + 1]
-            sl = vlen[s0]
-            if sl == 1:
-                size = s0 & 0x7F
-                if size == 0x7F:
+        elements = 0
+        try:
+            while True:
+                if stack:
+                    top = stack[-1]
+                    if top[4] == base + pos:
+                        stack.pop()
+                        if top[0] in ends:
+                            self._pos = pos
+                            self._elements += elements
+                            elements = 0
+                            self._on_end(top, base + pos, out)
+                        continue
+                    if top[0] == ID_CLUSTER:
+                        bound = top[4] - base
+                        lim = n if n < bound else bound
+                        append = self._frames.append
+                        ctc = self._cluster_tc
+                        while pos + 5 < lim and buf[pos] == 0xA3:
+                            s0 = buf[pos + 1]
+                            sl = vint_length[s0]
+                            if sl == 2:
+                                size = ((s0 & 0x3F) << 8) | buf[pos + 2]
+                                if size == 0x3FFF:
+                                    break
+                                start = pos + 3
+                            elif sl == 1:
+                                size = s0 & 0x7F
+                                if size == 0x7F:
+                                    break
+                                start = pos + 2
+                            elif sl:
+                                start = pos + 1 + sl
+                                if start > lim:
+                                    break
+                                m = vint_mask[sl]
+                                size = from_bytes(buf[pos + 1 : start], "big") & m
+                                if size == m:
+                                    break
+                            else:
+                                break
+                            end = start + size
+                            if end > lim or size > limit or size < 4:
+                                break
+                            t0 = buf[start]
+                            flags = buf[start + 3]
+                            if t0 < 0x80 or flags & 0x06:
+                                break
+                            rel = (buf[start + 1] << 8) | buf[start + 2]
+                            if rel & 0x8000:
+                                rel -= 0x10000
+                            append((t0 & 0x7F, ctc + rel, flags, base + start + 4, base + end))
+                            elements += 1
+                            pos = end
+                        if pos == bound:
+                            continue
+                if pos >= n:
+                    return
+                b0 = buf[pos]
+                il = id_length[b0]
+                if il == 0 or pos + il >= n:
+                    break  # the stepper raises or waits
+                eid = b0 if il == 1 else from_bytes(buf[pos : pos + il], "big")
+                s0 = buf[pos + il]
+                sl = vint_length[s0]
+                if sl == 0:
                     break
-                start = pos + 2
-            elif sl:
-                start = pos + 1 + sl
-                if start > n:
-                    break
-                m = mask[sl]
-                size = from_bytes(buf[pos + 1 : start], "big") & m
-                if size == m:
-                    break
-            else:
-                break
-            end = start + size
-            if end > n or size > limit or size < 4:
-                break
-            t0 = buf[start]
-            if t0 < 0x80:
-                break
-            flags = buf[start + 3]
-            if flags & 0x06:
-                break
-            rel = (buf[start + 1] << 8) | buf[start + 2]
-            if rel & 0x8000:
-                rel -= 0x10000
-            append((t0 & 0x7F, ctc + rel, flags, base + start + 4, base + end))
-            count += 1
-            pos = end
-        self._pos = pos
-        self._elements += count
+                hend = pos + il + sl
+                if hend > n:
+                    return
+                if sl == 1:
+                    size = s0 & 0x7F
+                    unknown = size == 0x7F
+                else:
+                    m = vint_mask[sl]
+                    size = from_bytes(buf[pos + il : hend], "big") & m
+                    unknown = size == m
+                level = levels.get(eid, UNKNOWN_LEVEL)
+                abspos = base + pos
+                if stack and level >= 0:
+                    top = stack[-1]
+                    if top[3] == -1 and top[2] >= level:
+                        stack.pop()
+                        if top[0] in ends:
+                            self._pos = pos
+                            self._elements += elements
+                            elements = 0
+                            self._on_end(top, abspos, out)
+                        continue
+                kind = kinds.get(eid)
+                parent_bound = stack[-1][4] if stack else INFINITE
+                if unknown:
+                    if kind != MASTER or level < 0:
+                        break
+                    entry = (eid, abspos, level, -1, parent_bound)
+                elif kind == MASTER:
+                    end = abspos + hend - pos + size
+                    if end > parent_bound:
+                        break
+                    entry = (eid, abspos, level, end, end)
+                else:
+                    if size > limit or abspos + hend - pos + size > parent_bound:
+                        break
+                    if hend + size > n:
+                        return
+                    elements += 1
+                    pos = hend + size
+                    if eid in leaves:
+                        self._on_leaf(eid, abspos, hend - (abspos - base), size)
+                    continue
+                stack.append(entry)
+                pos = hend
+                elements += 1
+                if eid in starts:
+                    self._pos = pos
+                    self._elements += elements
+                    elements = 0
+                    self._on_start(entry, out)
+        finally:
+            self._pos = pos
+            self._elements += elements
+        # Something to raise about: the stepper reads the same bytes and raises.
+        self._run_reference(out)
 
     # -- element handlers -----------------------------------------------------------------------
 

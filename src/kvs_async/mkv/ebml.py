@@ -236,8 +236,10 @@ _TABLE: list[tuple[int, str, str, int]] = [
 ELEMENTS: Final[dict[int, ElementInfo]] = {
     eid: ElementInfo(name, kind, level) for eid, name, kind, level in _TABLE
 }
-_KIND: Final[dict[int, str]] = {eid: kind for eid, _, kind, _ in _TABLE}
-_LEVEL: Final[dict[int, int]] = {eid: level for eid, _, _, level in _TABLE}
+ELEMENT_KIND: Final[dict[int, str]] = {eid: kind for eid, _, kind, _ in _TABLE}
+ELEMENT_LEVEL: Final[dict[int, int]] = {eid: level for eid, _, _, level in _TABLE}
+_KIND = ELEMENT_KIND
+_LEVEL = ELEMENT_LEVEL
 _NAME: Final[dict[int, str]] = {eid: name for eid, name, _, _ in _TABLE}
 
 # IDs the parsers refer to by name.
