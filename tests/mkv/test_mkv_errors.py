@@ -206,3 +206,31 @@ def test_every_truncation_of_a_small_fixture() -> None:
             chunks += exc.chunks
             partial = exc.partial
         assert b"".join(c.raw for c in chunks) + (partial.raw if partial else b"") == data[:n]
+
+
+def outcome(data: bytes, pieces: int, fast: bool) -> tuple[object, ...]:
+    parser = ChunkParser(fast=fast, max_element_size=1 << 20, max_buffer_size=1 << 22)
+    chunks = []
+    step = max(1, len(data) // pieces)
+    try:
+        for i in range(0, len(data), step):
+            chunks += parser.feed(data[i : i + step])
+        chunks += parser.close()
+    except MkvTruncatedError as exc:
+        return (chunks, exc.chunks, exc.partial, exc.offset, exc.path)
+    except MkvParseError as exc:
+        return (chunks, type(exc), exc.offset, exc.path)
+    return (chunks,)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from([*sorted(FIXTURES), "prefix"]),
+    muts=st.lists(mutation, min_size=1, max_size=3),
+    pieces=st.integers(min_value=1, max_value=5),
+)
+def test_fast_and_reference_paths_agree_on_damaged_input(
+    name: str, muts: list[tuple[int, str, bytes]], pieces: int
+) -> None:
+    data = mutate(PREFIX if name == "prefix" else FIXTURES[name], muts)
+    assert outcome(data, pieces, True) == outcome(data, pieces, False)
