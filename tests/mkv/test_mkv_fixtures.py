@@ -12,6 +12,7 @@ from conftest import MKV_DIR
 from kvs_async.mkv import (
     Chunk,
     ChunkParser,
+    EbmlReader,
     Leaf,
     MasterStart,
     MkvTruncatedError,
@@ -318,3 +319,28 @@ def test_fast_and_generic_paths_agree(name: str) -> None:
         return chunks, None
 
     assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_chunk_and_event_levels_read_the_same_elements(name: str) -> None:
+    data = (MKV_DIR / name).read_bytes()
+    counts = []
+    for parser in (ChunkParser(), ChunkParser(fast=False), EbmlReader()):
+        parser.feed(data)
+        try:
+            parser.close()
+        except MkvTruncatedError:
+            pass
+        counts.append(parser.elements_parsed)
+    events = [e for e in iter_events_lenient(data) if isinstance(e, MasterStart | Leaf)]
+    assert counts == [len(events)] * 3
+
+
+def iter_events_lenient(data: bytes) -> list[object]:
+    reader = EbmlReader()
+    out: list[object] = list(reader.feed(data))
+    try:
+        out += reader.close()
+    except MkvTruncatedError:
+        pass
+    return out
