@@ -22,7 +22,7 @@ a SimpleBlock), `max_buffer_size` (128 MiB: the unfinished chunk plus one elemen
 
 from __future__ import annotations
 
-from .chunks import Chunk, ChunkParser, Frame, Track, parse_timestamp
+from .chunks import DEFAULT_MAX_CHUNK_ELEMENTS, Chunk, ChunkParser, Frame, Track, parse_timestamp
 from .ebml import (
     DEFAULT_MAX_BUFFER_SIZE,
     DEFAULT_MAX_ELEMENT_SIZE,
@@ -39,6 +39,7 @@ from .errors import MkvFormatError, MkvLimitError, MkvParseError, MkvTruncatedEr
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
+    "DEFAULT_MAX_CHUNK_ELEMENTS",
     "DEFAULT_MAX_ELEMENT_SIZE",
     "ELEMENTS",
     "Chunk",

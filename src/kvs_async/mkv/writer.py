@@ -21,6 +21,8 @@ from .ebml import ID_CLUSTER, ID_EBML, ID_SEGMENT, EbmlReader, Leaf, MasterEnd, 
 from .errors import MkvFormatError
 
 __all__ = [
+    "FIRST_FRAGMENT_NUMBER",
+    "FRAGMENT_NUMBER_STEP",
     "KVS_TAG_SIZE_LENGTH",
     "SourceFragment",
     "block_group",
@@ -30,6 +32,7 @@ __all__ = [
     "encode_id",
     "encode_size",
     "float_element",
+    "format_timestamp",
     "info",
     "kvs_error_fragment",
     "kvs_fragment",
