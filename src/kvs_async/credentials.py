@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,10 @@ class StaticCredentialProvider:
 
     def __repr__(self) -> str:
         return f"StaticCredentialProvider({self._credentials!r})"
+
+
+log = logging.getLogger("kvs_async.credentials")
+_RETRY_FAILED_REFRESH = timedelta(seconds=30)
 
 
 def _utcnow() -> datetime:
@@ -121,15 +126,19 @@ class RefreshingCredentialProvider:
         now = self._clock()
         try:
             loaded = await asyncio.to_thread(self._loader)
-        except CredentialsError:
-            if self._still_valid(now):
-                assert self._current is not None
-                return self._current.credentials
-            raise
         except Exception as exc:
-            if self._still_valid(now):
-                assert self._current is not None
-                return self._current.credentials
+            current = self._current
+            if current is not None and self._still_valid(now):
+                # Keep using what still works; try again in a little while, not on every call.
+                self._refresh_at = now + _RETRY_FAILED_REFRESH
+                log.warning(
+                    "refreshing %s failed (%s); reusing the current ones",
+                    self._description,
+                    type(exc).__name__,
+                )
+                return current.credentials
+            if isinstance(exc, CredentialsError):
+                raise
             raise CredentialsError(
                 f"could not load {self._description}: {type(exc).__name__}"
             ) from exc

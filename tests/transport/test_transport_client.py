@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 from blockbuster import BlockBuster, blockbuster_ctx
-from transport_helpers import DESCRIBE_STREAM, fake_kvs, json_error, reply
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from transport_helpers import DESCRIBE_STREAM, Responder, fake_kvs, json_error, reply
 
 from kvs_async import (
     ClientConfig,
@@ -402,3 +404,61 @@ async def test_fips_endpoint_from_rule_set(monkeypatch: pytest.MonkeyPatch) -> N
     assert route.url_base == "https://kinesisvideo-fips.us-gov-west-1.amazonaws.com"
     assert route.signing_region == "us-gov-west-1"
     assert route.signing_name == "kinesisvideo"
+
+
+_OUTCOMES = {
+    "ok": (200, ""),
+    "internal": (500, "InternalFailure"),
+    "unavailable": (503, "ServiceUnavailable"),
+    "too-many": (429, "TooManyRequestsException"),
+    "client-limit": (400, "ClientLimitExceededException"),
+    "invalid": (400, "InvalidArgumentException"),
+    "not-found": (404, "ResourceNotFoundException"),
+}
+_RETRYABLE = {"internal", "unavailable", "too-many", "client-limit"}
+
+
+def _responder(kind: str) -> Responder:
+    status, code = _OUTCOMES[kind]
+    if status == 200:
+
+        async def ok(request: web.Request) -> web.StreamResponse:
+            return web.json_response(DESCRIBE_STREAM)
+
+        return ok
+    return reply(status, code)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(sorted(_OUTCOMES)), min_size=1, max_size=5),
+    st.integers(min_value=1, max_value=4),
+)
+def test_attempts_follow_the_standard_policy(script: list[str], max_attempts: int) -> None:
+    async def scenario() -> tuple[int, str, int]:
+        async with fake_kvs(SECRETS) as kvs:
+            kvs.script["/describeStream"] = [_responder(k) for k in script]
+            async with _client(kvs.url, max_attempts=max_attempts) as client:
+                _fast(client)
+                try:
+                    await client.describe_stream(stream_name="s")
+                    outcome = "ok"
+                except ServiceError as exc:
+                    outcome = exc.code
+                return kvs.count("/describeStream"), outcome, client.retry_policy.quota.available
+
+    sent, outcome, quota = asyncio.run(scenario())
+    # Expected: walk the script (then the default 200) until success, a non-retryable
+    # error, or the attempt budget runs out.
+    full = [*script, "ok"]
+    expected_sent = 0
+    for kind in full:
+        expected_sent += 1
+        if kind not in _RETRYABLE or expected_sent == max_attempts:
+            break
+    last = full[expected_sent - 1]
+    assert sent == expected_sent
+    assert outcome == ("ok" if last == "ok" else _OUTCOMES[last][1])
+    retries = expected_sent - 1
+    refund = (5 if retries else 1) if last == "ok" else 0
+    assert quota == min(INITIAL_QUOTA, INITIAL_QUOTA - 5 * retries + refund)

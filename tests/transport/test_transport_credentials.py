@@ -16,6 +16,8 @@ from transport_helpers import fake_kvs
 from kvs_async import Credentials, CredentialsError
 from kvs_async.credentials import (
     BotocoreCredentialProvider,
+    ExpiringCredentials,
+    RefreshingCredentialProvider,
     StaticCredentialProvider,
     credential_provider,
     resolve_region,
@@ -151,3 +153,33 @@ def test_credential_provider_choice() -> None:
     assert "b" not in repr(static).replace("StaticCredentialProvider", "")
     assert isinstance(credential_provider(None, "p"), BotocoreCredentialProvider)
     assert credential_provider(static, None) is static
+
+
+async def test_failed_refresh_reuses_valid_credentials_then_raises_typed() -> None:
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    calls: list[int] = []
+
+    def loader() -> ExpiringCredentials:
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("metadata service unreachable")
+        return ExpiringCredentials(
+            credentials=Credentials("AKIDR", "refresh-secret", "refresh-token"),
+            expiry=now[0] + timedelta(hours=1),
+        )
+
+    provider = RefreshingCredentialProvider(loader, clock=lambda: now[0])
+    first = await provider.get_credentials()
+    now[0] += timedelta(minutes=50)  # refresh due, old ones still valid for 10 minutes
+    assert await provider.get_credentials() == first
+    assert await provider.get_credentials() == first
+    assert len(calls) == 2  # a failed refresh is retried after a pause, not on every call
+    now[0] += timedelta(seconds=31)
+    assert await provider.get_credentials() == first
+    assert len(calls) == 3
+    now[0] += timedelta(minutes=15)  # now expired
+    with pytest.raises(CredentialsError) as info:
+        await provider.get_credentials()
+    assert isinstance(info.value.__cause__, OSError)
+    assert "refresh-secret" not in str(info.value)
+    assert "refresh-token" not in str(info.value)
