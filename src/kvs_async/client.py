@@ -259,7 +259,9 @@ class BaseClient:
     def _now(self) -> datetime:
         return datetime.now(UTC) + self._clock_offset
 
-    async def _invoke(self, op: OperationSpec, params: Any) -> Any:
+    async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any:
+        """Send one operation. ``retries=False`` makes one attempt (a clock-skew re-sign
+        aside) and leaves retrying to the caller, as resumable GetMedia does."""
         if self._closed:
             raise KvsError(f"{type(self).__name__} is closed")
         service = self.SERVICE
@@ -303,7 +305,7 @@ class BaseClient:
                 if key is not None and not isinstance(exc, ReadTimeoutError):
                     self._data_endpoints.invalidate(key)
                 kind = classify(exc)
-                cost = policy.acquire(attempt, kind) if kind is not None else None
+                cost = policy.acquire(attempt, kind) if kind is not None and retries else None
                 if cost is None:
                     raise
                 delay = policy.delay(attempt)
@@ -345,7 +347,7 @@ class BaseClient:
                 # KVS's 400 throttles (ClientLimitExceededException ...) are modeled as plain errors.
                 error.retryable = True
                 error.throttling = error.throttling or kind is ErrorKind.THROTTLING
-            cost = policy.acquire(attempt, kind) if kind is not None else None
+            cost = policy.acquire(attempt, kind) if kind is not None and retries else None
             if cost is None:
                 raise error
             delay = policy.delay(attempt)

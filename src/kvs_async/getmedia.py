@@ -16,7 +16,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from attrs import define
 
@@ -26,6 +26,7 @@ from .media_errors import stream_error
 from .mkv import Chunk, ChunkParser, MkvTruncatedError
 
 if TYPE_CHECKING:
+    from ._model import OperationSpec
     from .kinesis_video_archived_media import GetMediaForFragmentListOutput
     from .kinesis_video_media import GetMediaOutput, StartSelector
 
@@ -124,6 +125,11 @@ class _Cursor(Protocol):
     def finished(self) -> bool: ...
 
     @property
+    def follows(self) -> bool:
+        """Whether a response that ends with nothing new is normal (a live tail)."""
+        ...
+
+    @property
     def token(self) -> str | None: ...
 
 
@@ -174,6 +180,10 @@ class _LiveCursor:
         return False
 
     @property
+    def follows(self) -> bool:
+        return True
+
+    @property
     def token(self) -> str | None:
         return self._token
 
@@ -213,6 +223,10 @@ class _ListCursor:
     @property
     def finished(self) -> bool:
         return all(f in self._seen for f in self._wanted)
+
+    @property
+    def follows(self) -> bool:
+        return False
 
     @property
     def token(self) -> str | None:
@@ -417,10 +431,8 @@ class MediaStream:
             tail = parser.close()
         except MkvTruncatedError as exc:
             tail = list(exc.chunks)
-        if self._policy.enabled:
-            # A KVS fragment that ended without its trailing tags may have been cut
-            # at an element boundary; the resumed call sends it again in full.
-            tail = [c for c in tail if c.continuation_token or c.fragment_number is None]
+        # A KVS fragment that ended without its trailing Tags is reported truncated by the
+        # parser and not taken: the resumed call sends it again in full.
         self._take(tail)
         if self._terminal is not None:
             return
@@ -431,6 +443,9 @@ class MediaStream:
             self._done = True
             return
         if not self._progress:
+            if not self._cursor.follows:
+                self._failed(TransportError("the response ended before the fragments asked for"))
+                return
             self._empty_sessions += 1
         self.last_error = None
         log.info(
@@ -498,6 +513,11 @@ def _loop_time(deadline: float) -> float:
     return loop.time() + (deadline - time.monotonic())
 
 
+def _list_parser() -> ChunkParser:
+    # GetMediaForFragmentList fragments carry no trailing Tags: each ends at the next header.
+    return ChunkParser(trailing_tags=False)
+
+
 def _stream_key(stream_name: str | None, stream_arn: str | None) -> str:
     return stream_arn or stream_name or ""
 
@@ -513,13 +533,7 @@ class GetMediaMixin:
 
     if TYPE_CHECKING:
 
-        async def _get_media(
-            self,
-            *,
-            start_selector: StartSelector,
-            stream_name: str | None = None,
-            stream_arn: str | None = None,
-        ) -> GetMediaOutput: ...
+        async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any: ...
 
     def get_media(
         self,
@@ -540,9 +554,15 @@ class GetMediaMixin:
         iteration follows the stream for as long as it lives, like GetMedia itself.
         """
 
+        from .kinesis_video_media import OPERATIONS, GetMediaInput
+
         async def call(selector: StartSelector) -> ByteStream:
-            output = await self._get_media(
+            # One attempt per call: MediaStream retries, paced to the per-stream limit.
+            request = GetMediaInput(
                 stream_name=stream_name, stream_arn=stream_arn, start_selector=selector
+            )
+            output: GetMediaOutput = await self._invoke(
+                OPERATIONS["GetMedia"], request, retries=False
             )
             if output.payload is None:  # pragma: no cover - the transport always sets it
                 raise TransportError("GetMedia response carried no body")
@@ -563,13 +583,7 @@ class ArchivedMediaMixin:
 
     if TYPE_CHECKING:
 
-        async def _get_media_for_fragment_list(
-            self,
-            *,
-            fragments: Sequence[str],
-            stream_name: str | None = None,
-            stream_arn: str | None = None,
-        ) -> GetMediaForFragmentListOutput: ...
+        async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any: ...
 
     def get_media_for_fragment_list(
         self,
@@ -579,13 +593,18 @@ class ArchivedMediaMixin:
         stream_arn: str | None = None,
         resume: bool | ResumePolicy = True,
         read_size: int = _READ_SIZE,
-        parser_factory: Callable[[], ChunkParser] = ChunkParser,
+        parser_factory: Callable[[], ChunkParser] | None = None,
     ) -> MediaStream:
         """Chunks of the listed fragments; after a drop, asks again for the ones not yet received."""
 
+        from .kinesis_video_archived_media import OPERATIONS, GetMediaForFragmentListInput
+
         async def call(remaining: list[str]) -> ByteStream:
-            output = await self._get_media_for_fragment_list(
+            request = GetMediaForFragmentListInput(
                 stream_name=stream_name, stream_arn=stream_arn, fragments=remaining
+            )
+            output: GetMediaForFragmentListOutput = await self._invoke(
+                OPERATIONS["GetMediaForFragmentList"], request, retries=False
             )
             if output.payload is None:  # pragma: no cover - the transport always sets it
                 raise TransportError("GetMediaForFragmentList response carried no body")
@@ -596,5 +615,5 @@ class ArchivedMediaMixin:
             cursor,
             policy=_policy(resume),
             read_size=read_size,
-            parser_factory=parser_factory,
+            parser_factory=parser_factory or _list_parser,
         )

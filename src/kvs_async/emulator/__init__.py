@@ -229,7 +229,13 @@ class Emulator:
         handler = Handler(self)
         self._build_dispatch()
         self._runner = web.AppRunner(
-            handler.make_app(), access_log=None, handle_signals=False, shutdown_timeout=0.5
+            handler.make_app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            # A GetMedia reader that hangs up must end its handler at once, even while the
+            # handler waits for new fragments and writes nothing.
+            handler_cancellation=True,
         )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)

@@ -204,7 +204,9 @@ class ChunkParser(_Core):
     `max_chunk_elements` bounds the Python objects one chunk can make (checked per fed piece of at
     most 8 MiB), so that tiny elements cannot blow memory up far beyond the buffered bytes.
     `fast=False` turns off the SimpleBlock loop and reads clusters through the generic stepper
-    (same results; kept for tests).
+    (same results; kept for tests). `trailing_tags=False` is for responses whose KVS fragments
+    carry no trailing Tags (GetMediaForFragmentList): then a fragment with KVS tags is complete
+    at the next EBML header or at `close()` too, instead of being reported as truncated.
     """
 
     def __init__(
@@ -214,9 +216,11 @@ class ChunkParser(_Core):
         max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
         max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
         fast: bool = True,
+        trailing_tags: bool = True,
     ) -> None:
         super().__init__(max_element_size=max_element_size, max_buffer_size=max_buffer_size)
         self.max_chunk_elements = max_chunk_elements
+        self._trailing_tags = trailing_tags
         self._chunk_first_element = 0
         self._fast = fast
         self._chunk_start = 0
@@ -281,7 +285,7 @@ class ChunkParser(_Core):
                     self._stack.pop()
                     self._on_end(top, here, out)
             if reason is None and end > self._chunk_start:
-                if self._is_kvs_fragment():
+                if self._trailing_tags and self._is_kvs_fragment():
                     reason = "stream ended before the fragment's trailing KVS Tags"
                 else:
                     out.append(self._complete(end))
