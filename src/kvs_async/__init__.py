@@ -1,18 +1,47 @@
-"""kvs_async: a typed asyncio client for Amazon Kinesis Video Streams."""
+"""kvs_async: a typed asyncio client for Amazon Kinesis Video Streams.
+
+Names load on first use (PEP 562), so ``import kvs_async.mkv`` stays a pure,
+synchronous import with no asyncio or aiohttp behind it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .config import ClientConfig
-from .credentials import Credentials
-from .errors import (
-    ConnectTimeoutError,
-    CredentialsError,
-    EndpointResolutionError,
-    KvsError,
-    ParamValidationError,
-    ReadTimeoutError,
-    ServiceError,
-    TransportError,
-)
+
+if TYPE_CHECKING:
+    from .config import ClientConfig
+    from .credentials import Credentials
+    from .errors import (
+        ConnectTimeoutError,
+        CredentialsError,
+        EndpointResolutionError,
+        KvsError,
+        ParamValidationError,
+        ReadTimeoutError,
+        ServiceError,
+        TransportError,
+    )
+    from .getmedia import MediaStream, ResumePolicy
+    from .media_errors import GetMediaStreamError
+
+_LAZY = {
+    "ClientConfig": "config",
+    "Credentials": "credentials",
+    "ConnectTimeoutError": "errors",
+    "CredentialsError": "errors",
+    "EndpointResolutionError": "errors",
+    "KvsError": "errors",
+    "ParamValidationError": "errors",
+    "ReadTimeoutError": "errors",
+    "ServiceError": "errors",
+    "TransportError": "errors",
+    "MediaStream": "getmedia",
+    "ResumePolicy": "getmedia",
+    "GetMediaStreamError": "media_errors",
+}
 
 __all__ = [
     "ClientConfig",
@@ -20,10 +49,26 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "EndpointResolutionError",
+    "GetMediaStreamError",
     "KvsError",
+    "MediaStream",
     "ParamValidationError",
     "ReadTimeoutError",
+    "ResumePolicy",
     "ServiceError",
     "TransportError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kvs_async' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
