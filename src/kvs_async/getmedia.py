@@ -528,12 +528,25 @@ def _policy(resume: bool | ResumePolicy) -> ResumePolicy:
     return ResumePolicy(enabled=resume)
 
 
-class GetMediaMixin:
-    """Adds ``get_media`` (typed chunks, resumption) to ``KinesisVideoMediaClient``."""
+class _MediaOperations:
+    """What both mixins share: one unretried call whose body is the media stream."""
 
     if TYPE_CHECKING:
 
         async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any: ...
+
+    async def _open_media(self, op: OperationSpec, request: object) -> ByteStream:
+        # One attempt per call: MediaStream retries, paced to the per-stream limit.
+        output: GetMediaOutput | GetMediaForFragmentListOutput = await self._invoke(
+            op, request, retries=False
+        )
+        if output.payload is None:  # pragma: no cover - the transport always sets it
+            raise TransportError(f"{op.name} response carried no body")
+        return output.payload
+
+
+class GetMediaMixin(_MediaOperations):
+    """Adds ``get_media`` (typed chunks, resumption) to ``KinesisVideoMediaClient``."""
 
     def get_media(
         self,
@@ -553,20 +566,13 @@ class GetMediaMixin:
         chunk arrives for that many seconds (to drain an archive); without it the
         iteration follows the stream for as long as it lives, like GetMedia itself.
         """
-
         from .kinesis_video_media import OPERATIONS, GetMediaInput
 
-        async def call(selector: StartSelector) -> ByteStream:
-            # One attempt per call: MediaStream retries, paced to the per-stream limit.
+        def call(selector: StartSelector) -> Awaitable[ByteStream]:
             request = GetMediaInput(
                 stream_name=stream_name, stream_arn=stream_arn, start_selector=selector
             )
-            output: GetMediaOutput = await self._invoke(
-                OPERATIONS["GetMedia"], request, retries=False
-            )
-            if output.payload is None:  # pragma: no cover - the transport always sets it
-                raise TransportError("GetMedia response carried no body")
-            return output.payload
+            return self._open_media(OPERATIONS["GetMedia"], request)
 
         cursor = _LiveCursor(_stream_key(stream_name, stream_arn), start_selector, call)
         return MediaStream(
@@ -578,12 +584,8 @@ class GetMediaMixin:
         )
 
 
-class ArchivedMediaMixin:
+class ArchivedMediaMixin(_MediaOperations):
     """Adds ``get_media_for_fragment_list`` (typed chunks) to the archived-media client."""
-
-    if TYPE_CHECKING:
-
-        async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any: ...
 
     def get_media_for_fragment_list(
         self,
@@ -596,19 +598,13 @@ class ArchivedMediaMixin:
         parser_factory: Callable[[], ChunkParser] | None = None,
     ) -> MediaStream:
         """Chunks of the listed fragments; after a drop, asks again for the ones not yet received."""
-
         from .kinesis_video_archived_media import OPERATIONS, GetMediaForFragmentListInput
 
-        async def call(remaining: list[str]) -> ByteStream:
+        def call(remaining: list[str]) -> Awaitable[ByteStream]:
             request = GetMediaForFragmentListInput(
                 stream_name=stream_name, stream_arn=stream_arn, fragments=remaining
             )
-            output: GetMediaForFragmentListOutput = await self._invoke(
-                OPERATIONS["GetMediaForFragmentList"], request, retries=False
-            )
-            if output.payload is None:  # pragma: no cover - the transport always sets it
-                raise TransportError("GetMediaForFragmentList response carried no body")
-            return output.payload
+            return self._open_media(OPERATIONS["GetMediaForFragmentList"], request)
 
         cursor = _ListCursor(_stream_key(stream_name, stream_arn), fragments, call)
         return MediaStream(
