@@ -163,6 +163,19 @@ class Emulator:
         retention_interval: float = 1.0,
         verify_signatures: bool = True,
     ) -> None:
+        for label, value in (
+            ("session_duration", session_duration),
+            ("idle_timeout", idle_timeout),
+            ("getmedia_calls_per_second", getmedia_calls_per_second),
+            ("max_requests_per_second", max_requests_per_second),
+            ("max_body_bytes", max_body_bytes),
+            ("max_media_bytes", max_media_bytes),
+            ("retention_interval", retention_interval),
+        ):
+            if value <= 0:
+                raise ValueError(f"Emulator {label} must be positive, got {value!r}")
+        if edge_sync_delay < 0 or zero_retention_seconds < 0:
+            raise ValueError("Emulator edge_sync_delay and zero_retention_seconds must be >= 0")
         self.host = host
         self.port = port
         self.region = region
@@ -379,7 +392,13 @@ class Emulator:
         speed: float = 1.0,
         create: bool = True,
     ) -> LiveFeed:
-        """Append ``source``'s fragments at real-time pace (``speed`` times faster), looping."""
+        """Append ``source``'s fragments at real-time pace (``speed`` times faster), looping.
+
+        Each fragment is appended when it would have finished arriving; its producer
+        timestamp is when it would have started. ``stop_live`` (or deleting the stream) ends it.
+        """
+        if speed <= 0:
+            raise ValueError(f"live speed must be positive, got {speed!r}")
         if create:
             await self.create_stream(stream, exist_ok=True)
         data = await asyncio.to_thread(read_source, source)
