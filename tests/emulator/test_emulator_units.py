@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from kvs_async.emulator import Emulator
 from kvs_async.emulator.faults import Faults
+from kvs_async.emulator.ingest import StreamCutter
 from kvs_async.emulator.requestlog import LogEntry, RequestLog
 from kvs_async.emulator.storage import Clock, FragmentNumbers, FragmentRecord, StreamMedia
 from kvs_async.emulator.throttle import RateLimiter
+from kvs_async.mkv import writer
 
 
 @settings(max_examples=100, deadline=None)
@@ -139,3 +141,31 @@ async def test_no_blocking_io_on_the_event_loop(tmp_path: Path, blockbuster: Blo
             emu, "/deleteStream", {"StreamARN": emu.control.streams["s"]["StreamARN"]}
         )
         assert status == 200
+
+
+def _cut_whole(data: bytes) -> list[bytes]:
+    cutter = StreamCutter(max_buffer_size=1 << 24)
+    events = cutter.feed(data) + cutter.close()
+    return [e.document for e in events if e.kind == "document"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.sampled_from(["test_mixed_tags.mkv", "clusters.mkv"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 21), max_size=12),
+)
+def test_stream_cutter_is_independent_of_how_bytes_arrive(name: str, cuts: list[int]) -> None:
+    data = (MKV_DIR / name).read_bytes()
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    cutter = StreamCutter(max_buffer_size=1 << 24)
+    docs: list[bytes] = []
+    prev = 0
+    for point in [*points, len(data)]:
+        docs += [e.document for e in cutter.feed(data[prev:point]) if e.kind == "document"]
+        prev = point
+    docs += [e.document for e in cutter.close() if e.kind == "document"]
+    assert docs == _cut_whole(data)
+    # Every document is one fragment with the same Cluster bytes the splitter finds.
+    assert [writer.split_fragments(d)[0].cluster for d in docs] == [
+        s.cluster for s in writer.split_fragments(data)
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from attrs import define
 
-from ..mkv import EbmlReader, MasterEnd, MasterStart, MkvParseError, writer
+from ..mkv import EbmlReader, Leaf, MasterEnd, MasterStart, MkvParseError, writer
 from .media import MediaFormatError
 
 EBML_ID = 0x1A45DFA3
@@ -39,6 +39,7 @@ class StreamCutter:
         self._info = b""
         self._tracks = b""
         self._open_top: int | None = None  # offset of the open level-1 element (or EBML header)
+        self._consumed = 0  # stream offset up to which the reader has reported elements
         self.clusters = 0
 
     def _slice(self, start: int, end: int) -> bytes:
@@ -47,6 +48,12 @@ class StreamCutter:
     def _handle(self, events: list[object]) -> list[IngestEvent]:
         out: list[IngestEvent] = []
         for ev in events:
+            if isinstance(ev, MasterStart):
+                self._consumed = max(self._consumed, ev.offset + ev.header_size)
+            elif isinstance(ev, MasterEnd):
+                self._consumed = max(self._consumed, ev.end)
+            elif isinstance(ev, Leaf):
+                self._consumed = max(self._consumed, ev.offset + ev.header_size + ev.size)
             if isinstance(ev, MasterStart):
                 if ev.depth == 0 and ev.id == EBML_ID:
                     self._open_top = ev.offset
@@ -86,7 +93,8 @@ class StreamCutter:
         return out
 
     def _trim(self) -> None:
-        keep = self._open_top if self._open_top is not None else self._base + len(self._buf)
+        # Keep the open top-level element, and whatever the reader has not reported yet.
+        keep = self._consumed if self._open_top is None else min(self._open_top, self._consumed)
         drop = keep - self._base
         if drop > 0:
             del self._buf[:drop]
