@@ -13,9 +13,8 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -67,7 +66,6 @@ class Handler:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
-        self.control_ops: dict[str, Callable[[Wire], Awaitable[Wire]]] = {}
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.emu.max_media_bytes)
@@ -593,7 +591,3 @@ def _error_bytes(fault: Fault) -> bytes:
     from ..mkv import writer
 
     return writer.kvs_error_fragment(fault.error_code, str(fault.error_id))
-
-
-def json_body(data: Any) -> bytes:
-    return json.dumps(data).encode()
