@@ -169,3 +169,66 @@ def test_stream_cutter_is_independent_of_how_bytes_arrive(name: str, cuts: list[
     assert [writer.split_fragments(d)[0].cluster for d in docs] == [
         s.cluster for s in writer.split_fragments(data)
     ]
+
+
+def _walk(media: StreamMedia, after: int) -> list[int]:
+    out = []
+    frag = media.after(after)
+    while frag is not None:
+        out.append(frag.number)
+        frag = media.after(frag.number)
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    durations=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=12),
+    kind=st.sampled_from(
+        ["EARLIEST", "NOW", "FRAGMENT_NUMBER", "CONTINUATION_TOKEN", "SERVER_TIMESTAMP"]
+    ),
+    pick=st.integers(min_value=0, max_value=11),
+    offset=st.floats(min_value=-10.0, max_value=10.0),
+)
+def test_start_selectors_against_a_reference(
+    durations: list[int], kind: str, pick: int, offset: float
+) -> None:
+    from kvs_async.emulator.media import resolve_start
+
+    media = StreamMedia()
+    ts = 1000.0
+    frags = []
+    for i, dur in enumerate(durations):
+        frags.append(record(10 + i * 7, ts, dur))
+        ts += dur / 1000
+    media.append(frags)
+    numbers = [f.number for f in frags]
+    k = pick % len(frags)
+    target_ts = frags[k].server_ts + offset
+    start = resolve_start(
+        media,
+        kind,
+        after_fragment_number=str(numbers[k]),
+        start_timestamp=target_ts,
+        continuation_token=str(numbers[k]),
+    )
+    got = [n for n in _walk(media, start.after)]
+    if kind == "EARLIEST":
+        expected = numbers
+    elif kind == "NOW":
+        expected = []
+    elif kind == "FRAGMENT_NUMBER":
+        expected = numbers[k:]
+    elif kind == "CONTINUATION_TOKEN":
+        expected = numbers[k + 1 :]
+    else:
+        first = next(
+            (
+                i
+                for i, f in enumerate(frags)
+                if f.server_ts <= target_ts < f.server_ts + f.duration_ms / 1000
+                or f.server_ts >= target_ts
+            ),
+            None,
+        )
+        expected = [] if first is None else numbers[first:]
+    assert got == expected
