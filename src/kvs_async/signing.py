@@ -264,6 +264,10 @@ def _parse_authorization(value: str) -> tuple[str, str, str, str, str, list[str]
     )
 
 
+#: The x-amz-content-sha256 value of a body that is not part of the signature.
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
 def verify_request(
     *,
     method: str,
@@ -342,7 +346,16 @@ def verify_request(
     present = {k.lower() for k, _ in chosen}
     if present != wanted:
         raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")
-    payload_hash = _get_header(headers, "X-Amz-Content-SHA256") or _payload_hash(body)
+    payload_hash = _payload_hash(body)
+    claimed = _get_header(headers, "X-Amz-Content-SHA256")
+    if claimed:
+        # A signed hash must be the body's, unless the client declares the body unsigned.
+        if claimed != UNSIGNED_PAYLOAD and claimed != payload_hash:
+            raise SignatureError(
+                "The x-amz-content-sha256 header does not match the request body.",
+                code="InvalidSignatureException",
+            )
+        payload_hash = claimed
     creq, signed = canonical_request(method, path, query, chosen, payload_hash, skip=frozenset())
     if signed != ";".join(signed_names):
         raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")

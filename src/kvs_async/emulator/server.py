@@ -9,7 +9,6 @@ by the generated rules, armed faults, then the handler. Errors go out as AWS sen
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import uuid
@@ -24,7 +23,7 @@ from .. import kinesisvideo as control
 from .. import protocol
 from .._model import OperationSpec, ServiceSpec
 from ..errors import ParamValidationError, ServiceError
-from ..signing import SignatureError, verify_request
+from ..signing import UNSIGNED_PAYLOAD, SignatureError, verify_request
 from .controlplane import ApiError, Wire
 from .faults import Fault
 from .ingest import IngestEvent, StreamCutter
@@ -41,7 +40,6 @@ logger = logging.getLogger("kvs_async.emulator")
 SERVICES: tuple[ServiceSpec, ...] = (control.SERVICE, media_api.SERVICE, archived.SERVICE)
 STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
 PUT_MEDIA = "PutMedia"
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: KVS's PutMedia ack error id for bytes that are not valid MKV.
 INVALID_MKV_DATA = 4006
 MEDIA_CONTENT_TYPE = "video/webm"
@@ -187,13 +185,6 @@ class Handler:
             else:
                 limit = emu.max_media_bytes if is_put_media else emu.max_body_bytes
                 body = await self._read_body(request, limit)
-                if content_hash and content_hash != hashlib.sha256(body).hexdigest():
-                    return fail(
-                        SignatureError(
-                            "The x-amz-content-sha256 header does not match the request body.",
-                            code="InvalidSignatureException",
-                        )
-                    )
             if emu.verify_signatures:
                 try:
                     access_key = verify_request(
