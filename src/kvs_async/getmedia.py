@@ -16,7 +16,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from attrs import define
 
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("kvs_async.getmedia")
-_T = TypeVar("_T")
 
 #: KVS allows five GetMedia calls per second per stream.
 GET_MEDIA_CALLS_PER_SECOND = 5
@@ -314,8 +313,24 @@ class MediaStream:
             raise
 
     async def _next(self) -> Chunk:
-        if self._deadline is None and self._idle_timeout is not None:
+        if self._idle_timeout is None:
+            return await self._step()
+        if self._deadline is None:
             self._deadline = time.monotonic() + self._idle_timeout
+        # One timer per chunk, not per read: the deadline moves only when a chunk arrives.
+        try:
+            async with asyncio.timeout_at(_loop_time(self._deadline)):
+                return await self._step()
+        except TimeoutError:
+            if not self._idle_expired():
+                raise
+        log.info("%s: no chunk for %.1fs, ending", self._cursor.stream, self._idle_timeout)
+        self._done = True
+        self._parser = None
+        self._close_payload()
+        return await self._step()
+
+    async def _step(self) -> Chunk:
         while True:
             if self._pending:
                 return self._deliver(self._pending.popleft())
@@ -325,10 +340,6 @@ class MediaStream:
                 raise error
             if self._done:
                 raise StopAsyncIteration
-            if self._idle_expired():
-                log.info("%s: no chunk for %.1fs, ending", self._cursor.stream, self._idle_timeout)
-                self._done = True
-                continue
             if self._payload is None:
                 await self._connect()
             else:
@@ -347,26 +358,15 @@ class MediaStream:
     def _idle_expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    async def _bounded(self, awaitable: Awaitable[_T]) -> _T:
-        """Await under the idle deadline, if one is set."""
-        if self._deadline is None:
-            return await awaitable
-        async with asyncio.timeout_at(_loop_time(self._deadline)):
-            return await awaitable
-
     async def _connect(self) -> None:
         delay = self._policy.backoff(max(self._failures, self._empty_sessions))
         try:
             if delay:
-                await self._bounded(asyncio.sleep(delay))
-            await self._bounded(_pacer(self._cursor.stream, self._policy.calls_per_second).wait())
+                await asyncio.sleep(delay)
+            await _pacer(self._cursor.stream, self._policy.calls_per_second).wait()
             self.attempts += 1
             self.resumes = self.attempts - 1
-            payload = await self._bounded(self._cursor.open())
-        except TimeoutError:
-            if self._idle_expired():
-                return
-            raise
+            payload = await self._cursor.open()
         except ServiceError as exc:
             if not (exc.retryable or exc.throttling):
                 raise
@@ -382,12 +382,7 @@ class MediaStream:
     async def _read(self) -> None:
         assert self._payload is not None and self._parser is not None
         try:
-            data = await self._bounded(self._payload.read(self._read_size))
-        except TimeoutError:
-            if self._idle_expired():
-                self._close_payload()
-                return
-            raise
+            data = await self._payload.read(self._read_size)
         except TransportError as exc:
             self._close_payload()
             self._failed(exc)

@@ -92,9 +92,14 @@ class ResponseStream:
             raise TransportError(f"read from a closed response stream ({self._where})")
         if self._eof:
             return b""
+        content = self._content
         try:
-            async with asyncio.timeout(self._read_timeout):
-                data = await self._content.read(n)
+            # Bytes already buffered need no timer: arming one per read costs more than
+            # parsing them. Only a read that has to wait runs under the read timeout.
+            data = content.read_nowait(n)
+            if not data and not content.at_eof():
+                async with asyncio.timeout(self._read_timeout):
+                    data = await content.read(n)
         except _TRANSPORT_FAILURES as exc:
             self._abort()
             raise _translate(exc, self._where, self._read_timeout) from exc
