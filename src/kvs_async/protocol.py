@@ -157,6 +157,20 @@ def _enum_parser(cls: type[Any]) -> Fn:
     return parse
 
 
+def _list_of(item: Fn | None) -> Fn:
+    """A list converter from its item's (``None``: items pass through as they are)."""
+    if item is None:
+        return list
+    return lambda value: [None if v is None else item(v) for v in value]
+
+
+def _map_of(val: Fn | None) -> Fn:
+    """A map converter from its value's (``None``: values pass through as they are)."""
+    if val is None:
+        return dict
+    return lambda value: {k: None if v is None else val(v) for k, v in value.items()}
+
+
 def _json_dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
 
@@ -305,16 +319,10 @@ class Codec:
             return ser_struct
         if kind == "list":
             assert s.member is not None
-            item = self.serializer(s.member)
-            if item is None:
-                return list
-            return lambda value: [None if v is None else item(v) for v in value]
+            return _list_of(self.serializer(s.member))
         if kind == "map":
             assert s.value is not None
-            val = self.serializer(s.value)
-            if val is None:
-                return dict
-            return lambda value: {k: None if v is None else val(v) for k, v in value.items()}
+            return _map_of(self.serializer(s.value))
         if kind == "timestamp":
             return _TS_WRITERS[ts_format or s.timestamp_format or "unixtimestamp"]
         if kind == "blob":
@@ -375,16 +383,10 @@ class Codec:
             return parse_struct
         if kind == "list":
             assert s.member is not None
-            item = self.parser(s.member)
-            if item is None:
-                return list
-            return lambda value: [None if v is None else item(v) for v in value]
+            return _list_of(self.parser(s.member))
         if kind == "map":
             assert s.value is not None
-            val = self.parser(s.value)
-            if val is None:
-                return dict
-            return lambda value: {k: None if v is None else val(v) for k, v in value.items()}
+            return _map_of(self.parser(s.value))
         if kind == "timestamp":
             return parse_timestamp
         if kind == "blob":
