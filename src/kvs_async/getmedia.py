@@ -268,7 +268,7 @@ class MediaStream:
         self._cursor = cursor
         self._policy = policy
         self._idle_timeout = idle_timeout
-        self._read_size = read_size
+        self._base_read = self._read_size = read_size
         self._parser_factory = parser_factory
         self._payload: ByteStream | None = None
         self._parser: ChunkParser | None = None
@@ -416,6 +416,9 @@ class MediaStream:
             self._failures = 0
             self._empty_sessions = 0
             self._pending.append(chunk)
+            # Reads scale with fragments (up to 4x the base): big fragments need fewer
+            # trips through the event loop, small ones keep per-stream memory low.
+            self._read_size = min(4 * self._base_read, max(self._base_read, len(chunk.raw) // 16))
 
     def _end_of_response(self) -> None:
         """The server ended the body: keep what is complete, then resume or stop."""
@@ -560,6 +563,8 @@ class GetMediaMixin(_MediaOperations):
         :class:`ResumePolicy`). ``idle_timeout`` ends the iteration cleanly when no
         chunk arrives for that many seconds (to drain an archive); without it the
         iteration follows the stream for as long as it lives, like GetMedia itself.
+        ``read_size`` is the smallest read; reads grow to a sixteenth of a fragment, up
+        to four times that, so large fragments cost fewer trips through the event loop.
         """
         from .kinesis_video_media import OPERATIONS, GetMediaInput
 
