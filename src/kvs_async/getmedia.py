@@ -9,6 +9,7 @@ and session ends so that every fragment is handed over once, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -397,10 +398,11 @@ class MediaStream:
         """Queue new complete chunks; an error tag ends the stream or triggers a resume."""
         for chunk in chunks:
             if chunk.error_code is not None or chunk.error_id is not None:
+                last = self._pending[-1].fragment_number if self._pending else None
                 error = stream_error(
                     chunk.error_code,
                     chunk.error_id,
-                    fragment_number=self.fragment_number,
+                    fragment_number=last or self.fragment_number,
                     continuation_token=self._cursor.token,
                 )
                 self._close_payload()
@@ -502,7 +504,8 @@ class MediaStream:
         # Breaking out of ``async for`` drops the iterator: close the connection with it.
         payload = getattr(self, "_payload", None)
         if payload is not None:
-            payload.close()
+            with contextlib.suppress(Exception):  # the loop may already be gone
+                payload.close()
 
 
 def _loop_time(deadline: float) -> float:

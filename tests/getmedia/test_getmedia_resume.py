@@ -189,6 +189,7 @@ async def test_retryable_error_tag_resumes_and_fatal_one_raises(emu: Emulator) -
                 got.append(chunk.fragment_number)
         assert got == expected[:1]
         assert info.value.error_id == 4501 and info.value.continuation_token == expected[0]
+        assert info.value.fragment_number == expected[0]
         assert isinstance(info.value, GetMediaStreamError)
 
 
