@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..errors import KvsError
+
 if TYPE_CHECKING:
     from .chunks import Chunk
 
 
-class MkvParseError(Exception):
+class MkvParseError(KvsError):
     """The bytes are not a Matroska stream we can read, or they break a configured limit.
 
     `offset` is the absolute stream offset where the problem was found and `path` the names of
