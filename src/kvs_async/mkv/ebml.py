@@ -256,7 +256,6 @@ ID_LENGTH: Final[tuple[int, ...]] = tuple(n if n <= 4 else 0 for n in VINT_LENGT
 VINT_MASK: Final[tuple[int, ...]] = tuple((1 << (7 * n)) - 1 for n in range(9))
 
 INFINITE: Final = 1 << 62
-_INITIAL_CAPACITY: Final = 256 * 1024  # bound of an element with no known end
 
 # Raw step results (tuples, so that the chunk layer builds no event objects).
 START: Final = 0  # (START, entry, header_size)
@@ -278,9 +277,10 @@ class _Core:
 
     Offsets kept in the stack are absolute stream offsets, so the buffer can drop its consumed
     prefix without touching them. `buf[pos]` is stream offset `base + pos`; `buf[:end]` holds data.
-    The buffer is a bytearray with spare capacity that is written in place; the bytes no longer
-    needed (before `_keep`) are dropped only when room is needed, by moving the rest to the front
-    or into a buffer twice as large: each byte is moved O(1) times (amortized), whatever the split.
+    The buffer is a bytearray appended to in place; the bytes no longer needed (before `_keep`)
+    are dropped once they are at least half of it, by deleting the prefix (CPython moves the start
+    pointer, and the held bytes at its next reallocation): each byte is moved O(1) times
+    (amortized), whatever the split, and no spare capacity is kept beyond CPython's own.
     """
 
     def __init__(self, *, max_element_size: int, max_buffer_size: int) -> None:
@@ -288,8 +288,8 @@ class _Core:
             raise ValueError("limits must be positive")
         self.max_element_size = max_element_size
         self.max_buffer_size = max_buffer_size
-        self._buf = bytearray(_INITIAL_CAPACITY)
-        self._end = 0  # bytes of _buf in use; the rest is spare capacity
+        self._buf = bytearray()
+        self._end = 0  # bytes of _buf in use (all of it)
         self._keep = 0  # stream offset of the first byte still needed
         self._base = 0
         self._pos = 0
@@ -416,23 +416,17 @@ class _Core:
     # -- buffer -------------------------------------------------------------------------------
 
     def _append(self, data: bytes | bytearray | memoryview) -> None:
-        k = len(data)
-        end = self._end
         buf = self._buf
-        if end + k > len(buf):
-            drop = self._keep - self._base
-            held = end - drop
-            if held + k <= len(buf) // 2:
-                buf[:held] = buf[drop:end]  # same length: a memmove, no reallocation
-            else:
-                grown = bytearray(max(2 * len(buf), 2 * (held + k)))
-                grown[:held] = buf[drop:end]
-                self._buf = buf = grown
+        drop = self._keep - self._base
+        if drop and 2 * drop >= self._end:
+            # Deleting a bytearray's prefix moves its start pointer, not its bytes; CPython
+            # moves the rest (held bytes only) at the next reallocation.
+            del buf[:drop]
             self._base += drop
             self._pos -= drop
-            end = held
-        buf[end : end + k] = data
-        self._end = end + k
+            self._end -= drop
+        buf += data
+        self._end += len(data)
 
     def _compact(self, keep_from: int) -> None:
         """Bytes before stream offset `keep_from` may be dropped (lazily, see `_append`)."""
