@@ -7,9 +7,7 @@ work: credentials, endpoint resolution, signing, sending, retries, parsing.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -39,7 +37,6 @@ from .errors import (
     EndpointResolutionError,
     KvsError,
     ReadTimeoutError,
-    ServiceError,
     TransportError,
 )
 from .retries import ErrorKind, RetryPolicy, classify, is_clock_skew_error, server_time
@@ -328,9 +325,7 @@ class BaseClient:
                         raw.stream.close()
                         raise
                 return protocol.parse_response(service, op, raw.status, raw.headers, raw.body)
-            error = _xml_error_fallback(
-                service, protocol.parse_error(service, raw.status, raw.headers, raw.body), raw.body
-            )
+            error = protocol.parse_error(service, raw.status, raw.headers, raw.body)
             if not skew_fixed and is_clock_skew_error(error):
                 server = server_time(raw.headers)
                 if server is not None and attempt < policy.max_attempts:
@@ -360,24 +355,3 @@ class BaseClient:
 def _with_host_prefix(url_base: str, prefix: str) -> str:
     scheme, sep, rest = url_base.partition("://")
     return f"{scheme}{sep}{prefix}{rest}" if prefix else url_base
-
-
-_XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
-_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
-
-
-def _xml_error_fallback(service: ServiceSpec, error: ServiceError, body: bytes) -> ServiceError:
-    """Read the code and message from an XML error body (gateways and emulators such as
-    moto answer auth failures in XML) when the JSON parse found no code."""
-    if type(error) is not ServiceError or error.code != f"HTTP{error.status_code}":
-        return error
-    found = _XML_CODE.search(body) if body.lstrip()[:1] == b"<" else None
-    if found is None:
-        return error
-    code = html.unescape(found.group(1).decode("utf-8", "replace")).strip()
-    msg = _XML_MESSAGE.search(body)
-    message = html.unescape(msg.group(1).decode("utf-8", "replace")).strip() if msg else ""
-    cls = service.errors.get(code, ServiceError)
-    refined = cls(message, code=code, status_code=error.status_code, request_id=error.request_id)
-    vars(refined)["fields"] = {}  # as protocol.parse_error sets it
-    return refined

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import html
 import json
 import math
 import re
@@ -169,6 +170,23 @@ def _map_of(val: Fn | None) -> Fn:
     if val is None:
         return dict
     return lambda value: {k: None if v is None else val(v) for k, v in value.items()}
+
+
+_XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
+
+
+def _xml_error_fields(body: bytes) -> dict[str, str]:
+    """Code and Message of an XML error body: gateways and emulators such as moto answer
+    authentication failures of JSON services in XML."""
+    if body.lstrip()[:1] != b"<":
+        return {}
+    fields = {}
+    for key, pattern in (("Code", _XML_CODE), ("Message", _XML_MESSAGE)):
+        found = pattern.search(body)
+        if found is not None:
+            fields[key] = html.unescape(found.group(1).decode("utf-8", "replace")).strip()
+    return fields
 
 
 def _json_dumps(value: Any) -> bytes:
@@ -722,7 +740,7 @@ class Codec:
             except ValueError:
                 doc = None
         if not isinstance(doc, dict):
-            doc = {}
+            doc = _xml_error_fields(body)
         code = lower.get("x-amzn-errortype") or lower.get("x-amz-errortype")
         if not code:
             raw = doc.get("code") or doc.get("__type") or doc.get("Code") or ""
