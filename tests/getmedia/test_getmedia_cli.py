@@ -12,6 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from conftest import MKV_DIR
 
 from kvs_async.emulator import Emulator
 from kvs_async.kinesis_video_media import KinesisVideoMediaClient, StartSelector
@@ -206,3 +207,38 @@ async def test_output_file_plays_in_ffprobe_with_every_frame(tmp_path: Path) -> 
 
     assert frames(source) == 100
     assert frames(out_file) == 100
+
+
+async def test_emulator_command_serves_until_stopped() -> None:
+    from kvs_async import Credentials
+    from kvs_async.emulator import TEST_ACCESS_KEY, TEST_SECRET_KEY
+    from kvs_async.kinesisvideo import KinesisVideoClient
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "kvs_async.cli", "emulator", "--port", "0"),
+        *("--load", f"{STREAM}={MKV_DIR / 'clusters.mkv'}"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        async with asyncio.timeout(30):
+            while not url:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the emulator exited before it was ready"
+                if line.startswith("KVS emulator ready:"):
+                    url = line.split("url=", 1)[1].split()[0]
+        assert TEST_SECRET_KEY not in line
+        async with KinesisVideoClient(
+            region="us-west-2",
+            credentials=Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY),
+            endpoint_url=url,
+        ) as kv:
+            names = [s.stream_name for s in (await kv.list_streams()).stream_info_list or []]
+        assert names == [STREAM]
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
