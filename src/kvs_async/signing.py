@@ -278,6 +278,8 @@ def verify_request(
     secret_for: Callable[[str], str | None],
     now: datetime,
     max_skew: timedelta = timedelta(minutes=5),
+    region: str | None = None,
+    service: str | None = None,
 ) -> str:
     """Check a SigV4-signed request as a service would; returns the access key id.
 
@@ -285,15 +287,18 @@ def verify_request(
     ``query`` the decoded query pairs. Raises :class:`SignatureError` with the
     code AWS uses: ``MissingAuthenticationTokenException`` (unsigned),
     ``IncompleteSignatureException`` (malformed), ``UnrecognizedClientException``
-    (unknown key) or ``InvalidSignatureException`` (wrong signature, or a time
-    outside ``max_skew``).
+    (unknown key) or ``InvalidSignatureException`` (wrong signature, a time
+    outside ``max_skew``, or a credential scope naming another ``region`` or
+    ``service`` than the ones given).
     """
     auth = _get_header(headers, "Authorization")
     if not auth:
         raise SignatureError(
             "Missing Authentication Token", code="MissingAuthenticationTokenException"
         )
-    access_key, date, region, service, _, signed_names, signature = _parse_authorization(auth)
+    access_key, date, scope_region, scope_service, _, signed_names, signature = (
+        _parse_authorization(auth)
+    )
     timestamp = _get_header(headers, "X-Amz-Date")
     if not timestamp:
         raise SignatureError(
@@ -330,6 +335,7 @@ def verify_request(
             "The security token included in the request is invalid.",
             code="UnrecognizedClientException",
         )
+    check_scope(scope_region, scope_service, region=region, service=service)
     if date != timestamp[:8]:
         raise SignatureError(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
@@ -359,11 +365,139 @@ def verify_request(
     creq, signed = canonical_request(method, path, query, chosen, payload_hash, skip=frozenset())
     if signed != ";".join(signed_names):
         raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")
-    sts = string_to_sign(creq, timestamp, f"{date}/{region}/{service}/aws4_request")
-    expected = _signature(secret, sts, date, region, service)
+    sts = string_to_sign(creq, timestamp, f"{date}/{scope_region}/{scope_service}/aws4_request")
+    expected = _signature(secret, sts, date, scope_region, scope_service)
     if not hmac.compare_digest(expected, signature):
         raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")
     return access_key
+
+
+def check_scope(
+    scope_region: str, scope_service: str, *, region: str | None, service: str | None
+) -> None:
+    """Refuse a credential scoped to another region or service, with AWS's 403 messages."""
+    if region is not None and scope_region != region:
+        raise SignatureError(
+            f"Credential should be scoped to a valid region, not '{scope_region}'.",
+            code="InvalidSignatureException",
+        )
+    if service is not None and scope_service != service:
+        raise SignatureError(
+            f"Credential should be scoped to correct service: '{service}'.",
+            code="InvalidSignatureException",
+        )
+
+
+#: The most a presigned URL may live, as SigV4 allows (7 days).
+MAX_PRESIGN_EXPIRES = 604800
+
+
+def is_presigned(query: Sequence[tuple[str, str]]) -> bool:
+    """Whether the request carries its SigV4 signature in the query string."""
+    return any(k == "X-Amz-Signature" for k, _ in query)
+
+
+def verify_presigned(
+    *,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    secret_for: Callable[[str], str | None],
+    now: datetime,
+    region: str | None = None,
+    service: str | None = None,
+) -> str:
+    """Check a presigned (query-string SigV4) request, such as a signaling WebSocket URL.
+
+    The payload is unsigned: ``UNSIGNED-PAYLOAD`` (botocore's presigner) and the hash of
+    the empty body (the KVS WebRTC SDKs' signers) are both accepted. Returns the access key id.
+    """
+    params = dict(query)
+    if params.get("X-Amz-Algorithm") != ALGORITHM:
+        raise SignatureError(
+            f"X-Amz-Algorithm must be '{ALGORITHM}'.", code="IncompleteSignatureException"
+        )
+    missing = [
+        k
+        for k in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires")
+        if not params.get(k)
+    ]
+    if missing:
+        raise SignatureError(
+            f"A presigned URL requires the {', '.join(missing)} parameter(s).",
+            code="IncompleteSignatureException",
+        )
+    scope = params["X-Amz-Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise SignatureError(
+            "Credential should be scoped to a valid region and service, "
+            "in the form <key>/<date>/<region>/<service>/aws4_request.",
+            code="IncompleteSignatureException",
+        )
+    access_key, date, scope_region, scope_service, _ = scope
+    timestamp = params["X-Amz-Date"]
+    try:
+        signed_at = datetime.strptime(timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        expires = int(params["X-Amz-Expires"])
+    except ValueError:
+        raise SignatureError(
+            "X-Amz-Date must be YYYYMMDDTHHMMSSZ and X-Amz-Expires a number of seconds.",
+            code="IncompleteSignatureException",
+        ) from None
+    if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
+        raise SignatureError(
+            f"X-Amz-Expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds.",
+            code="IncompleteSignatureException",
+        )
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if now > signed_at + timedelta(seconds=expires):
+        raise SignatureError(
+            f"Signature expired: {timestamp} + {expires} s is earlier than {amz_date(now)}.",
+            code="InvalidSignatureException",
+        )
+    if signed_at > now + timedelta(minutes=5):
+        raise SignatureError(
+            f"Signature not yet current: {timestamp} is later than {amz_date(now)} + 5 min.",
+            code="InvalidSignatureException",
+        )
+    secret = secret_for(access_key)
+    if secret is None:
+        raise SignatureError(
+            "The security token included in the request is invalid.",
+            code="UnrecognizedClientException",
+        )
+    check_scope(scope_region, scope_service, region=region, service=service)
+    if date != timestamp[:8]:
+        raise SignatureError(
+            f"Date in Credential scope does not match YYYYMMDD of X-Amz-Date: "
+            f"'{date}' != '{timestamp[:8]}'.",
+            code="InvalidSignatureException",
+        )
+    signed_names = [h for h in params["X-Amz-SignedHeaders"].split(";") if h]
+    if "host" not in signed_names:
+        raise SignatureError(
+            "'Host' must be a signed header of a presigned URL.",
+            code="InvalidSignatureException",
+        )
+    wanted = set(signed_names)
+    chosen = [(k, v) for k, v in _all_headers(headers) if k.lower() in wanted]
+    if {k.lower() for k, _ in chosen} != wanted:
+        raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")
+    unsigned_query = [(k, v) for k, v in query if k != "X-Amz-Signature"]
+    credential_scope = f"{date}/{scope_region}/{scope_service}/aws4_request"
+    for payload_hash in (UNSIGNED_PAYLOAD, EMPTY_SHA256):
+        creq, signed = canonical_request(
+            method, path, unsigned_query, chosen, payload_hash, skip=frozenset()
+        )
+        sts = string_to_sign(creq, timestamp, credential_scope)
+        expected = _signature(secret, sts, date, scope_region, scope_service)
+        if signed == ";".join(signed_names) and hmac.compare_digest(
+            expected, params["X-Amz-Signature"]
+        ):
+            return access_key
+    raise SignatureError(_BAD_SIGNATURE, code="InvalidSignatureException")
 
 
 def _minutes(delta: timedelta) -> str:

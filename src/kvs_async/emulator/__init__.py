@@ -42,6 +42,8 @@ from .media import (
     split_media,
 )
 from .requestlog import LogEntry, RequestLog
+from .routing import CHIME, not_emulated_error
+from .signaling import SignalingHub
 from .storage import (
     Clock,
     FragmentNumbers,
@@ -50,7 +52,9 @@ from .storage import (
     SqlitePersistence,
     StreamMedia,
 )
+from .streampools import StreamPools
 from .throttle import RateLimiter
+from .webrtcstorage import StorageSessions
 
 __all__ = [
     "TEST_ACCESS_KEY",
@@ -136,7 +140,8 @@ class Emulator:
     Limits and timings are arguments so tests can shrink them: ``session_duration``
     (seconds a GetMedia session lasts, KVS: about 45 min), ``idle_timeout`` (a read that has
     caught up with a stream without a live feed ends after this many idle seconds),
-    ``edge_sync_delay`` (SYNCING -> IN_SYNC / DELETING -> gone), ``getmedia_calls_per_second``
+    ``edge_sync_delay`` (SYNCING -> IN_SYNC / DELETING -> gone), ``stream_pool_delay`` (a
+    Chime stream pool's CREATING / UPDATING / DELETING), ``getmedia_calls_per_second``
     (per stream, KVS: 5), ``max_requests_per_second`` (all calls), ``max_body_bytes`` (API
     bodies), ``max_media_bytes`` (PutMedia bodies), ``zero_retention_seconds`` (how long a
     stream with DataRetentionInHours=0 keeps fragments for live readers).
@@ -155,6 +160,7 @@ class Emulator:
         session_duration: float = 45 * 60,
         idle_timeout: float = 3.0,
         edge_sync_delay: float = 2.0,
+        stream_pool_delay: float = 2.0,
         getmedia_calls_per_second: int = 5,
         max_requests_per_second: int = 2000,
         max_body_bytes: int = 1 << 20,
@@ -174,8 +180,10 @@ class Emulator:
         ):
             if value <= 0:
                 raise ValueError(f"Emulator {label} must be positive, got {value!r}")
-        if edge_sync_delay < 0 or zero_retention_seconds < 0:
-            raise ValueError("Emulator edge_sync_delay and zero_retention_seconds must be >= 0")
+        if min(edge_sync_delay, stream_pool_delay, zero_retention_seconds) < 0:
+            raise ValueError(
+                "Emulator edge_sync_delay, stream_pool_delay and zero_retention_seconds must be >= 0"
+            )
         self.host = host
         self.port = port
         self.region = region
@@ -210,6 +218,23 @@ class Emulator:
             edge_sync_delay=edge_sync_delay,
             on_stream_deleted=self._stream_deleted,
         )
+        self.signaling = SignalingHub(
+            control=self.control,
+            clock=self.clock,
+            turn_host=host,
+            region=region,
+            secret_for=self.secret_for,
+            verify_signatures=lambda: self.verify_signatures,
+        )
+        self.storage_sessions = StorageSessions(control=self.control, clock=self.clock)
+        self.pools = StreamPools(
+            region=region,
+            account=account,
+            clock=self.clock,
+            persistence=self.persistence,
+            faults=self.faults,
+            transition_delay=stream_pool_delay,
+        )
         self.media: dict[str, StreamMedia] = {}
         self.live: dict[str, LiveFeed] = {}
         self._runner: web.AppRunner | None = None
@@ -217,6 +242,7 @@ class Emulator:
         self._retention_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._dispatch: dict[str, Callable[[Wire], Awaitable[Wire]]] = {}
+        self._chime_dispatch: dict[str, Callable[[Wire], Awaitable[Wire]]] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -232,6 +258,7 @@ class Emulator:
         from .server import Handler
 
         state = await self.persistence.open()
+        self.pools.restore(state.resources)
         self.control.restore(state.resources)
         for stream in self.control.streams.values():
             media = self.media.setdefault(stream["StreamARN"], StreamMedia())
@@ -269,6 +296,8 @@ class Emulator:
                 await self._retention_task
             self._retention_task = None
         await self.control.close()
+        await self.pools.close()
+        await self.signaling.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -506,19 +535,23 @@ class Emulator:
             "DeleteEdgeConfiguration": cp.delete_edge_configuration,
             "ListEdgeAgentConfigurations": cp.list_edge_agent_configurations,
             "ListFragments": self._list_fragments,
+            **self.signaling.handlers(),
+            **self.storage_sessions.handlers(),
         }
+        self._chime_dispatch = self.pools.handlers()
 
-    async def dispatch(self, operation: str, params: Wire) -> Wire:
-        """Run one non-streaming operation on wire-form input (raises ApiError)."""
+    async def dispatch(self, operation: str, params: Wire, *, service: str | None = None) -> Wire:
+        """Run one non-streaming operation on wire-form input (raises ApiError).
+
+        ``service`` (a botocore service name) picks chime's table; the five KVS models
+        share one table, their operation names being distinct.
+        """
         if not self._dispatch:
             self._build_dispatch()
-        handler = self._dispatch.get(operation)
+        table = self._chime_dispatch if service == CHIME else self._dispatch
+        handler = table.get(operation)
         if handler is None:
-            raise ApiError(
-                "UnsupportedOperationException",
-                f"The emulator does not implement {operation}.",
-                400,
-            )
+            raise not_emulated_error(service or "kinesisvideo", operation)
         return await handler(params)
 
     # -- archived media ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Misbehaviour on demand: cut, stall, HTTP 500, throttle, error tag, failed edge sync.
+"""Misbehaviour on demand: cut, stall, HTTP 500, throttle, error tag, failed edge sync,
+failed Chime stream pool creation.
 
 ``cut`` and ``stall`` default to media responses (``operation="media"``: GetMedia and
 GetMediaForFragmentList), where they act mid-body; given another operation name they act
@@ -16,7 +17,9 @@ from typing import Literal
 
 from attrs import define, field
 
-FaultKind = Literal["cut", "stall", "http_500", "throttle", "error_tag", "edge_sync_failure"]
+FaultKind = Literal[
+    "cut", "stall", "http_500", "throttle", "error_tag", "edge_sync_failure", "stream_pool_failure"
+]
 
 #: Faults applied while a media stream is being written (the others apply before dispatch).
 STREAM_FAULTS = frozenset({"cut", "stall", "error_tag"})
@@ -167,3 +170,7 @@ class Faults:
         return self.add(
             Fault(kind="edge_sync_failure", details=details, stream=stream, times=times)
         )
+
+    def stream_pool_failure(self, *, pool: str | None = None, times: int | None = 1) -> Fault:
+        """The next Chime stream pool creation or update (of ``pool``) ends FAILED."""
+        return self.add(Fault(kind="stream_pool_failure", stream=pool, times=times))

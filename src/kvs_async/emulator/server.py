@@ -1,9 +1,11 @@
 """The aiohttp application: one catch-all route that checks, decodes, dispatches and logs.
 
-Per request: bounded rate, bounded body, SigV4 verification, operation match across the
-three services (control plane, media, archived media) plus ``PutMedia``, model validation
-by the generated rules, armed faults, then the handler. Errors go out as AWS sends them
-(``x-amzn-ErrorType``, JSON body, ``x-amzn-RequestId``).
+Per request: bounded rate, bounded body, SigV4 verification (scoped to the emulator's
+region and the operation's service), operation match across the six served models
+(``routing``) plus ``PutMedia``, bounded JSON nesting, model validation by the generated
+rules, armed faults, then the handler. Errors go out as AWS sends them
+(``x-amzn-ErrorType``, JSON body, ``x-amzn-RequestId``), with codes the service's model
+defines. ``GET /`` with ``X-Amz-ChannelARN`` is the signaling WebSocket (``signaling``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .. import kinesis_video_archived_media as archived
-from .. import kinesis_video_media as media_api
 from .. import kinesisvideo as control
 from .. import protocol
 from .._model import OperationSpec, ServiceSpec
 from ..errors import ParamValidationError, ServiceError
 from ..signing import UNSIGNED_PAYLOAD, SignatureError, verify_request
+from . import routing
 from .controlplane import ApiError, Wire
 from .faults import Fault
 from .ingest import IngestEvent, StreamCutter
+from .jsonlimits import MAX_JSON_DEPTH, json_depth
 from .media import MediaFormatError, split_media
 from .requestlog import LogEntry
 from .storage import FragmentRecord
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kvs_async.emulator")
 
-SERVICES: tuple[ServiceSpec, ...] = (control.SERVICE, media_api.SERVICE, archived.SERVICE)
 STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
 PUT_MEDIA = "PutMedia"
 #: KVS's PutMedia ack error id for bytes that are not valid MKV.
@@ -67,19 +68,17 @@ class Handler:
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.emu.max_media_bytes)
+        app.router.add_get("/", self.root_get)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _match(
-        self, method: str, path: str
-    ) -> tuple[ServiceSpec, OperationSpec, dict[str, str]] | None:
-        for service in SERVICES:
-            found = protocol.match_operation(service, method, path)
-            if found is not None:
-                return service, found[0], found[1]
-        return None
+    async def root_get(self, request: web.Request) -> web.StreamResponse:
+        """The signaling channel WebSocket (ConnectAsMaster/Viewer); else the usual route."""
+        if "X-Amz-ChannelARN" in request.rel_url.query:
+            return await self.emu.signaling.connect(request)
+        return await self.handle(request)
 
     def error_response(
         self,
@@ -152,7 +151,8 @@ class Handler:
         request_id = str(uuid.uuid4())
         raw_path = request.rel_url.raw_path
         is_put_media = request.method == "POST" and raw_path == "/putMedia"
-        matched = None if is_put_media else self._match(request.method, raw_path)
+        query = list(request.rel_url.query.items())
+        matched = None if is_put_media else routing.match(request.method, raw_path, query)
         operation = PUT_MEDIA if is_put_media else (matched[1].name if matched else "Unknown")
         service = matched[0] if matched else control.SERVICE
         stream: str | None = request.headers.get("x-amzn-stream-name") if is_put_media else None
@@ -190,49 +190,47 @@ class Handler:
                     access_key = verify_request(
                         method=request.method,
                         path=raw_path,
-                        query=list(request.rel_url.query.items()),
+                        query=query,
                         headers=request.headers,
                         body=body,
                         secret_for=emu.secret_for,
                         now=datetime.now(UTC),
+                        region=emu.region,
+                        service=service.signing_name if matched or is_put_media else None,
                     )
                 except SignatureError as exc:
                     return fail(exc)
             if streaming_put:
                 return await self.put_media_streaming(request, request_id, access_key)
             if matched is None and not is_put_media:
-                return fail(
-                    ServiceError(
-                        f"No operation matches {request.method} {raw_path}.",
-                        code="UnknownOperationException",
-                        status_code=404,
-                    )
-                )
+                return fail(routing.unknown_operation(request.method, raw_path))
             if is_put_media:
                 return await self.put_media(request, body, request_id, access_key)
             assert matched is not None
             service, op, labels = matched
+            depth = json_depth(body)
+            if depth > MAX_JSON_DEPTH:
+                return fail(
+                    routing.bad_request(
+                        service,
+                        f"Malformed request body: JSON nested {depth} levels deep; "
+                        f"at most {MAX_JSON_DEPTH} are accepted.",
+                    )
+                )
             try:
                 decoded = protocol.decode_request(
                     service,
                     op,
                     path_labels=labels,
-                    query=list(request.rel_url.query.items()),
+                    query=query,
                     headers=request.headers,
                     body=body,
                 )
             except ParamValidationError as exc:
-                return fail(
-                    ServiceError(str(exc), code="InvalidArgumentException", status_code=400)
-                )
-            except (ValueError, TypeError, UnicodeDecodeError) as exc:
-                return fail(
-                    ServiceError(
-                        f"Malformed request body: {exc}",
-                        code="SerializationException",
-                        status_code=400,
-                    )
-                )
+                return fail(routing.bad_request(service, str(exc)))
+            except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+                # UnicodeDecodeError is a ValueError; OverflowError an ArithmeticError.
+                return fail(routing.bad_request(service, f"Malformed request body: {exc}"))
             params: Wire = to_wire(service, op.input_shape, decoded) if op.input_shape else {}
             stream = _stream_name_of(params)
             fault = emu.faults.take("http_500", operation, stream)
@@ -259,7 +257,7 @@ class Handler:
             stall = emu.faults.take("stall", operation, stream)
             if stall is not None:
                 await asyncio.sleep(stall.seconds)
-            result = await emu.dispatch(op.name, params)
+            result = await emu.dispatch(op.name, params, service=service.name)
             output = from_wire(service, op.output_shape, result) if op.output_shape else None
             status, headers, out_body = protocol.encode_response(service, op, output)
             self.log_call(
