@@ -16,12 +16,20 @@ from kvs_async.emulator import Emulator
 from kvs_async.signing import sign_request
 
 
-def boto(emu: Emulator, service: str = "kinesisvideo", **config: Any) -> Any:
-    """A boto3 client pointed at the emulator, signing with its credentials."""
+def boto(
+    emu: Emulator,
+    service: str = "kinesisvideo",
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    **config: Any,
+) -> Any:
+    """A boto3 client pointed at the emulator (or ``endpoint_url``), signing with its
+    credentials for its region (or ``region``)."""
     return boto3.client(
         service,
-        endpoint_url=emu.url,
-        region_name=emu.region,
+        endpoint_url=endpoint_url or emu.url,
+        region_name=region or emu.region,
         aws_access_key_id=emu.credentials.access_key,
         aws_secret_access_key=emu.credentials.secret_key,
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
@@ -152,3 +160,42 @@ async def put_media_streaming(
                 if on_ack is not None:
                     await on_ack(ack)
         return resp.status, acks
+
+
+async def aws_cli(emu: Emulator, *args: str, endpoint: str | None = None) -> tuple[int, Any, str]:
+    """Run the AWS CLI (the test extra's, by this interpreter) against the emulator.
+
+    Returns (exit code, parsed JSON output or None, stderr).
+    """
+    import asyncio
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": emu.credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": emu.credentials.secret_key,
+        "AWS_DEFAULT_REGION": emu.region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "awscli",
+        "--endpoint-url",
+        endpoint or emu.url,
+        "--output",
+        "json",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    return proc.returncode or 0, json.loads(text) if text.strip() else None, err.decode()

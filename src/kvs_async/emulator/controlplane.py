@@ -22,6 +22,8 @@ from .storage import Clock, Persistence
 Wire = dict[str, Any]
 
 MAX_TAGS = 50
+#: ListEdgeAgentConfigurations' page size without MaxResults.
+EDGE_CONFIGS_PAGE = 5
 DEFAULT_ACCOUNT = "123456789012"
 _VERSION_ALPHABET = string.ascii_letters + string.digits
 
@@ -585,7 +587,8 @@ class ControlPlane:
             if s.get("EdgeConfiguration")
             and s["EdgeConfiguration"]["EdgeConfig"].get("HubDeviceArn") == hub
         ]
-        page, extra = paginate(items, "StreamName", p, 10)
+        # "The default is 5" (the model's MaxResults documentation; the maximum is 10).
+        page, extra = paginate(items, "StreamName", p, EDGE_CONFIGS_PAGE)
         return {"EdgeConfigs": page, **extra}
 
     def _schedule_edge(self, stream: Wire) -> None:

@@ -9,6 +9,7 @@ request ``InvalidArgumentException``, chime calls it ``BadRequestException``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from .. import chime_sdk_media_pipelines as chime
@@ -80,6 +81,29 @@ def not_emulated_error(service_name: str, operation: str) -> ApiError:
     service = BY_NAME.get(service_name, control.SERVICE)
     error = not_emulated(service, operation)
     return ApiError(error.code, error.message, error.status_code or 400)
+
+
+#: chime's ErrorCode enum value for each of its error shapes (ConflictException has none).
+_CHIME_ERROR_CODES = {
+    "BadRequestException": "BadRequest",
+    "ForbiddenException": "Forbidden",
+    "NotFoundException": "NotFound",
+    "ResourceLimitExceededException": "ResourceLimitExceeded",
+    "ServiceFailureException": "ServiceFailure",
+    "ServiceUnavailableException": "ServiceUnavailable",
+    "ThrottledClientException": "Throttling",
+}
+
+
+def error_body(service: ServiceSpec, error: ServiceError, request_id: str) -> bytes | None:
+    """The body chime sends for its modeled errors (``Code``, ``Message``, ``RequestId``
+    members); None where the common ``__type``/``message`` body is what AWS sends."""
+    if service.name != CHIME or error.code not in service.errors:
+        return None
+    doc = {"Message": error.message, "RequestId": request_id}
+    if error.code in _CHIME_ERROR_CODES:
+        doc["Code"] = _CHIME_ERROR_CODES[error.code]
+    return json.dumps(doc).encode()
 
 
 def unknown_operation(method: str, path: str) -> ServiceError:

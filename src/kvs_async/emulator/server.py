@@ -92,6 +92,8 @@ class Handler:
             error = cls(error.message, code=error.code, status_code=error.status_code)
         error.request_id = request_id
         status, headers, body = protocol.encode_error(error)
+        if service is not None:
+            body = routing.error_body(service, error, request_id) or body
         headers = {**headers, "x-amzn-RequestId": request_id}
         return web.Response(status=status, headers=headers, body=body)
 
