@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ def render(specs: Path) -> dict[str, str]:
         except ModelError as exc:
             errors.append(exc)
             continue
+        for note in service.warnings:
+            print(f"codegen: warning: {name}: {note}", file=sys.stderr)
         files[f"{module_name(name)}.py"] = format_source(emit(service), f"{module_name(name)}.py")
         rules = specs / name / "endpoint-rule-set-1.json"
         if rules.exists():

@@ -98,3 +98,4 @@ class Service:
     operations: dict[str, Operation] = field(factory=dict)
     mixins: tuple[tuple[str, str], ...] = ()  # (module, class) bases placed before BaseClient
     doc: str = ""
+    warnings: tuple[str, ...] = ()  # generation-time notes (patterns left unchecked ...)

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore import xform_name  # type: ignore[import-untyped]
 
-from kvs_async.validation import python_pattern
+from kvs_async.javaregex import JavaPatternError, compile_java
 
 from .docs import html_to_text
 from .ir import Member, Operation, Paginator, Service, Shape
@@ -96,9 +96,13 @@ class _Lowerer:
         self.name = name
         self.model = model
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
 
     def shape(self, name: str, raw: Mapping[str, Any]) -> Shape | None:
         kind = raw.get("type")
@@ -116,9 +120,10 @@ class _Lowerer:
         pattern = raw.get("pattern")
         if pattern is not None:
             try:
-                re.compile(python_pattern(pattern))
-            except re.error as exc:
-                self.problem(f"shape {name}: pattern {pattern!r} is not usable in Python ({exc})")
+                compile_java(pattern)
+            except JavaPatternError as exc:
+                self.warn(f"shape {name}: pattern left unchecked ({exc})")
+                pattern = None
         try:
             lo, hi = _constraint(raw.get("min")), _constraint(raw.get("max"))
         except TypeError as exc:
@@ -167,7 +172,7 @@ class _Lowerer:
             value=(raw.get("value") or {}).get("shape"),
             min=lo,
             max=hi,
-            pattern=raw.get("pattern"),
+            pattern=pattern,
             enum=tuple(raw.get("enum", ())),
             timestamp_format=fmt.lower() if fmt else None,
             streaming=bool(raw.get("streaming")),
@@ -275,6 +280,7 @@ def lower(
         operations=operations,
         mixins=mixins,
         doc=html_to_text(model.get("documentation", "")),
+        warnings=tuple(low.warnings),
     )
 
 

@@ -4,29 +4,32 @@ Rules checked: required members, Python types, min/max (string and blob length,
 list and map sizes, number values), enums and patterns. Unlike botocore we also
 check ``max``, enums and patterns, because the service does and a refusal before
 sending is cheaper and names the member. Patterns are matched against the whole
-value (``cam one`` is not a stream name). Java's ``\\p{L}``/``\\p{N}``/``\\p{Z}``
-classes, which Python's ``re`` lacks, are widened to ``\\w``/``\\s`` by
-``python_pattern``, so our check is never stricter than the service's.
+value (``cam one`` is not a stream name), with Java's semantics (``javaregex``: the
+``regex`` package plus a small rewrite of what Java reads differently). A pattern that
+cannot be expressed leaves that member unchecked (the generator warns about it).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from ._model import ServiceSpec, ShapeSpec
 from .errors import ParamValidationError
+from .javaregex import JavaPatternError, compile_java
 
 Validator = Callable[[Any, str], None]
 
-_JAVA_CLASSES = {"L": r"\w", "N": r"\w", "Z": r"\s", "Lu": r"\w", "Ll": r"\w", "Nd": r"\d"}
 
-
-def python_pattern(pattern: str) -> str:
-    """Translate the Java regex constructs the AWS models use into Python ``re`` syntax."""
-    return re.sub(r"\\p\{(\w+)\}", lambda m: _JAVA_CLASSES.get(m.group(1), m.group(0)), pattern)
+def compiled_pattern(pattern: str | None) -> Any:
+    """The compiled Java pattern, or None when there is none or it cannot be expressed."""
+    if not pattern:
+        return None
+    try:
+        return compile_java(pattern)
+    except JavaPatternError:
+        return None
 
 
 def _join(path: str, name: str) -> str:
@@ -154,7 +157,7 @@ class Validators:
     def _string(self, s: ShapeSpec) -> Validator:
         lo, hi = s.min, s.max
         allowed = frozenset(s.enum)
-        regex = re.compile(python_pattern(s.pattern)) if s.pattern else None
+        regex = compiled_pattern(s.pattern)
         pattern = s.pattern
         sensitive = s.sensitive
 

@@ -119,13 +119,46 @@ import re  # noqa: E402
 
 from hypothesis import strategies as st  # noqa: E402
 
-from kvs_async.validation import python_pattern  # noqa: E402
+from kvs_async.javaregex import compile_java, java_to_regex  # noqa: E402
 
 _UTC_DATETIMES = st.datetimes(
     min_value=datetime(1970, 1, 2),
     max_value=datetime(2100, 1, 1),
     timezones=st.just(UTC),
 )
+
+
+# Stand-ins for Unicode properties, so ``re`` (which hypothesis generates from) can read the
+# translated pattern; every drawn string is then checked by the real (``regex``) pattern.
+_PROPERTY_SAMPLES = {
+    "L": "a-zA-Z\u00e0-\u00f6\u0100-\u017f\u4e00-\u4e0f",
+    "Lu": "A-Z\u00c0-\u00d6",
+    "Ll": "a-z\u00e0-\u00f6",
+    "N": "0-9\u0660-\u0669\u2160-\u2163",
+    "Nd": "0-9\u0660-\u0669",
+    "Z": " \u00a0\u2000-\u2003",
+    "Zs": " \u00a0\u2000-\u2003",
+    "M": "\u0300-\u0307",
+    "P": "!-#%-*,-/:;?@\\[-\\]_{}\u00a1",
+    "S": "$+<->^`|~\u00a2",
+    "C": "\x00-\x1f",
+}
+
+
+def pattern_strategy(java: str) -> st.SearchStrategy[str]:
+    """Strings the Java pattern accepts: drawn from an ``re`` reading of its translation
+    (properties replaced by samples), kept only when the real pattern matches them."""
+    ours = compile_java(java)
+    source = re.sub(
+        r"\\[pP]\{([^}]*)\}",
+        lambda m: _PROPERTY_SAMPLES.get(m.group(1), "a-z"),
+        java_to_regex(java),
+    )
+    try:
+        drawn = st.from_regex(re.compile(source), fullmatch=True)
+    except (re.error, ValueError):
+        drawn = st.text(max_size=12)
+    return drawn.filter(lambda v: ours.fullmatch(v) is not None)
 
 
 def _bounded(s: ShapeSpec, cap: int) -> tuple[int, int]:
@@ -149,8 +182,7 @@ def strategy(
             return st.sampled_from([*s.enum, *members])
         lo, hi = _bounded(s, 12)
         if s.pattern:
-            rx = python_pattern(s.pattern)
-            return st.from_regex(re.compile(rx), fullmatch=True).filter(
+            return pattern_strategy(s.pattern).filter(
                 lambda v: (s.min is None or len(v) >= s.min) and (s.max is None or len(v) <= s.max)
             )
         return st.text(min_size=lo, max_size=hi)

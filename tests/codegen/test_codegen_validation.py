@@ -25,7 +25,8 @@ from kvs_async import ParamValidationError, protocol
 from kvs_async import chime_sdk_media_pipelines as chime
 from kvs_async import kinesis_video_media as media
 from kvs_async import kinesisvideo as kv
-from kvs_async.validation import python_pattern, validate
+from kvs_async.javaregex import compile_java
+from kvs_async.validation import validate
 
 
 def _refused(service: Any, op_name: str, value: Any) -> ParamValidationError:
@@ -185,7 +186,7 @@ def _violations(shapes: Any, shape: Any) -> list[tuple[str, Any, str]]:
                     out.append((m.name, bad, "enum"))
             elif target.pattern:
                 bad = " " * max(int(target.min or 1), 1)
-                if re.fullmatch(python_pattern(target.pattern), bad) is None:
+                if compile_java(target.pattern).fullmatch(bad) is None:
                     out.append((m.name, bad, "pattern"))
         elif target.type in ("integer", "long"):
             out.append((m.name, "1", "type"))
