@@ -221,8 +221,11 @@ class _Translator:
                 self.i += 1
                 single = True
                 item = _literal(ord(c)) if c in "|~-&[]^\\" else c
-            if c == "-" and prev_single is not None and self.peek() not in ("]", "") and not (
-                self.peek() == "[" or (self.peek() == "&" and self.peek(1) == "&")
+            if (
+                c == "-"
+                and prev_single is not None
+                and self.peek() not in ("]", "")
+                and not (self.peek() == "[" or (self.peek() == "&" and self.peek(1) == "&"))
             ):
                 # a range: previous single char to the next single char
                 nxt = self.peek()

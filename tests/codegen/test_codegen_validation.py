@@ -8,7 +8,6 @@ breaks one constrained top-level member, and expects that member's path and rule
 from __future__ import annotations
 
 import importlib
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
