@@ -2,6 +2,10 @@
 
 Generated modules declare data (shapes, operation specs); this runtime does the
 work: credentials, endpoint resolution, signing, sending, retries, parsing.
+
+Importing a generated module must stay cheap (a CLI, a worker that only builds a
+client): the wire protocol (cattrs), the transport (aiohttp), endpoint rules and
+the signer load on the first call, not at import.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from attrs import define
 
-from . import protocol
 from ._http import HttpRequest
 from ._model import OperationSpec, ServiceSpec
 from .config import ClientConfig
@@ -32,7 +35,6 @@ from .dataplane import (
     EndpointKey,
     endpoint_key,
 )
-from .endpoints import RuleSet, load_ruleset, resolve_with_builtins, signing_overrides
 from .errors import (
     EndpointResolutionError,
     KvsError,
@@ -40,11 +42,11 @@ from .errors import (
     TransportError,
 )
 from .retries import ErrorKind, RetryPolicy, classify, is_clock_skew_error, server_time
-from .signing import sign_request
-from .transport import Transport
 
 if TYPE_CHECKING:
+    from .endpoints import RuleSet
     from .kinesisvideo import KinesisVideoClient
+    from .transport import Transport
 
 log = logging.getLogger("kvs_async")
 
@@ -87,7 +89,7 @@ class BaseClient:
         self._endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self._control_endpoint_url = control_endpoint_url
         self._config = config or ClientConfig()
-        self._transport = Transport(self._config)
+        self._transport: Transport | None = None  # created on the first call
         self._retry = RetryPolicy(self._config.max_attempts)
         self._clock_offset = timedelta(0)
         self._route: _Route | None = None
@@ -150,7 +152,9 @@ class BaseClient:
         control, self._control = self._control, None
         if control is not None:
             await control.close()
-        await self._transport.close()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.close()
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -172,11 +176,15 @@ class BaseClient:
     async def _ruleset(self) -> RuleSet:
         ruleset = self._rules
         if ruleset is None:
+            from .endpoints import load_ruleset
+
             # The packaged JSON is read once per process, in a worker thread.
             ruleset = self._rules = await asyncio.to_thread(load_ruleset, self.SERVICE.name)
         return ruleset
 
     async def _make_route(self, endpoint_url: str | None, *, discovered: bool = False) -> _Route:
+        from .endpoints import resolve_with_builtins, signing_overrides
+
         # A discovered data endpoint is already the right (FIPS/dual-stack or not) host.
         endpoint = resolve_with_builtins(
             await self._ruleset(),
@@ -253,6 +261,14 @@ class BaseClient:
 
     # --- calls -----------------------------------------------------------------------------
 
+    def _http(self) -> Transport:
+        transport = self._transport
+        if transport is None:
+            from .transport import Transport
+
+            transport = self._transport = Transport(self._config)
+        return transport
+
     def _now(self) -> datetime:
         return datetime.now(UTC) + self._clock_offset
 
@@ -261,6 +277,9 @@ class BaseClient:
         aside) and leaves retrying to the caller, as resumable GetMedia does."""
         if self._closed:
             raise KvsError(f"{type(self).__name__} is closed")
+        from . import protocol
+        from .signing import sign_request
+
         service = self.SERVICE
         template = protocol.serialize_request(service, op, params)
         key: EndpointKey | None = None
@@ -297,7 +316,7 @@ class BaseClient:
                 now=self._now(),
             )
             try:
-                raw = await self._transport.send(request, stream=op.streaming_output)
+                raw = await self._http().send(request, stream=op.streaming_output)
             except TransportError as exc:
                 if key is not None and not isinstance(exc, ReadTimeoutError):
                     self._data_endpoints.invalidate(key)
