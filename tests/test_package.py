@@ -31,6 +31,20 @@ def test_parser_import_pulls_in_no_event_loop() -> None:
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.parametrize(
+    "module", ["kvs_async.kinesisvideo", "kvs_async.kinesis_video_media", "kvs_async.getmedia"]
+)
+def test_client_import_defers_transport_converters_and_emulator(module: str) -> None:
+    # Issue 10: importing bindings pays for aiohttp, cattrs and the emulator only when used.
+    heavy = ("aiohttp", "cattrs", "kvs_async.emulator", "kvs_async.transport", "botocore")
+    code = (
+        f"import sys, {module}; "
+        f"print(','.join(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_py_typed_and_rule_sets_ship_with_the_package() -> None:
     root = resources.files("kvs_async")
     assert root.joinpath("py.typed").is_file()
