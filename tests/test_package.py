@@ -38,8 +38,7 @@ def test_client_import_defers_transport_converters_and_emulator(module: str) -> 
     # Issue 10: importing bindings pays for aiohttp, cattrs and the emulator only when used.
     heavy = ("aiohttp", "cattrs", "kvs_async.emulator", "kvs_async.transport", "botocore")
     code = (
-        f"import sys, {module}; "
-        f"print(','.join(sorted(m for m in {heavy!r} if m in sys.modules)))"
+        f"import sys, {module}; print(','.join(sorted(m for m in {heavy!r} if m in sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
