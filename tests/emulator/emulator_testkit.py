@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import boto3
+import yarl
 from botocore.config import Config
 
 from kvs_async._http import HttpRequest
@@ -45,8 +46,11 @@ def signed(
     headers: Mapping[str, str] | None = None,
     secret: str | None = None,
     access_key: str | None = None,
+    region: str | None = None,
+    service: str = "kinesisvideo",
 ) -> tuple[str, dict[str, str], bytes]:
-    """URL, headers and body of a SigV4-signed request (optionally with the wrong key)."""
+    """URL, headers and body of a SigV4-signed request (optionally with the wrong key, or
+    scoped to another region or service)."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     hdrs = {"Content-Type": "application/json", **(headers or {})}
     request = HttpRequest(method=method, path=path, headers=hdrs, body=data, url_base=emu.url)
@@ -56,7 +60,11 @@ def signed(
         access_key or emu.credentials.access_key, secret or emu.credentials.secret_key
     )
     sign_request(
-        request, credentials=creds, region=emu.region, service="kinesisvideo", now=datetime.now(UTC)
+        request,
+        credentials=creds,
+        region=region or emu.region,
+        service=service,
+        now=datetime.now(UTC),
     )
     return emu.url + path, request.headers, data
 
@@ -199,3 +207,47 @@ async def aws_cli(emu: Emulator, *args: str, endpoint: str | None = None) -> tup
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     return proc.returncode or 0, json.loads(text) if text.strip() else None, err.decode()
+
+
+async def send(
+    emu: Emulator,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    query: list[tuple[str, str]] | None = None,
+    region: str | None = None,
+    service: str = "kinesisvideo",
+    session: aiohttp.ClientSession | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Any method, path and decoded query, signed for ``region``/``service``; one response."""
+    from urllib.parse import urlencode
+
+    from kvs_async.credentials import Credentials
+
+    request = HttpRequest(
+        method=method,
+        path=path,
+        query=list(query or []),
+        headers={"Content-Type": "application/json"},
+        body=body,
+        url_base=emu.url,
+    )
+    sign_request(
+        request,
+        credentials=Credentials(emu.credentials.access_key, emu.credentials.secret_key),
+        region=region or emu.region,
+        service=service,
+        now=datetime.now(UTC),
+    )
+    url = emu.url + path + ("?" + urlencode(request.query) if request.query else "")
+    own = session is None
+    active = session or aiohttp.ClientSession()
+    try:
+        async with active.request(
+            method, yarl.URL(url, encoded=True), data=body, headers=request.headers
+        ) as resp:
+            return resp.status, dict(resp.headers), await resp.read()
+    finally:
+        if own:
+            await active.close()

@@ -83,6 +83,26 @@ def not_emulated_error(service_name: str, operation: str) -> ApiError:
     return ApiError(error.code, error.message, error.status_code or 400)
 
 
+#: The emulator's shared refusals (KVS codes) in the terms of a model that lacks them.
+_SHARED_TO_CHIME = {
+    "InvalidArgumentException": "BadRequestException",
+    "ClientLimitExceededException": "ThrottledClientException",
+    "InternalFailure": "ServiceFailureException",
+}
+
+
+def in_service_terms(service: ServiceSpec, error: ServiceError) -> ServiceError:
+    """``error`` with the code ``service``'s model uses for it (chime names bad requests,
+    throttles and internal failures differently from KVS); other errors unchanged."""
+    code = _SHARED_TO_CHIME.get(error.code) if service.name == CHIME else None
+    if code is None or error.code in service.errors:
+        return error
+    status = error.status_code
+    if code == "ThrottledClientException":
+        status = 429
+    return ServiceError(error.message, code=code, status_code=status)
+
+
 #: chime's ErrorCode enum value for each of its error shapes (ConflictException has none).
 _CHIME_ERROR_CODES = {
     "BadRequestException": "BadRequest",

@@ -161,6 +161,7 @@ class Handler:
         access_key: str | None = None
 
         def fail(error: ServiceError) -> web.Response:
+            error = routing.in_service_terms(service, error)
             self.log_call(
                 operation=operation,
                 stream=stream,
