@@ -24,6 +24,10 @@ if TYPE_CHECKING:
         ServiceError,
         TransportError,
     )
+    from .fleet.checkpoints import Checkpoint, CheckpointStore, FencedCheckpoints
+    from .fleet.checkpoints.redis import RedisCheckpoints
+    from .fleet.checkpoints.sqlite import SqliteCheckpoints
+    from .fleet.errors import CoordinationError, StaleFenceError
     from .getmedia import MediaStream, ResumePolicy
     from .media_errors import GetMediaStreamError
 
@@ -41,21 +45,35 @@ _LAZY = {
     "MediaStream": "getmedia",
     "ResumePolicy": "getmedia",
     "GetMediaStreamError": "media_errors",
+    "Checkpoint": "fleet.checkpoints",
+    "CheckpointStore": "fleet.checkpoints",
+    "FencedCheckpoints": "fleet.checkpoints",
+    "RedisCheckpoints": "fleet.checkpoints.redis",
+    "SqliteCheckpoints": "fleet.checkpoints.sqlite",
+    "CoordinationError": "fleet.errors",
+    "StaleFenceError": "fleet.errors",
 }
 
 __all__ = [
+    "Checkpoint",
+    "CheckpointStore",
     "ClientConfig",
     "ConnectTimeoutError",
+    "CoordinationError",
     "Credentials",
     "CredentialsError",
     "EndpointResolutionError",
+    "FencedCheckpoints",
     "GetMediaStreamError",
     "KvsError",
     "MediaStream",
     "ParamValidationError",
     "ReadTimeoutError",
+    "RedisCheckpoints",
     "ResumePolicy",
     "ServiceError",
+    "SqliteCheckpoints",
+    "StaleFenceError",
     "TransportError",
     "__version__",
 ]

@@ -28,6 +28,8 @@ from .mkv import Chunk, ChunkParser, MkvTruncatedError
 
 if TYPE_CHECKING:
     from ._model import OperationSpec
+    from .fleet.checkpoints import CheckpointStore
+    from .fleet.hook import StreamCheckpointer
     from .kinesis_video_archived_media import GetMediaForFragmentListOutput
     from .kinesis_video_media import GetMediaOutput, StartSelector
 
@@ -187,6 +189,16 @@ class _LiveCursor:
     def token(self) -> str | None:
         return self._token
 
+    def restore(self, token: str | None, fragment_number: str | None) -> None:
+        """Start after a saved position: its token, else its fragment (dropped on arrival)."""
+        if token:
+            self._token = token
+        elif fragment_number:
+            self._selector = type(self._selector)(
+                start_selector_type="FRAGMENT_NUMBER", after_fragment_number=fragment_number
+            )
+        self._last = _fragment_int(fragment_number)
+
 
 class _ListCursor:
     """GetMediaForFragmentList: resume by asking again for the fragments not yet received."""
@@ -265,8 +277,10 @@ class MediaStream:
         idle_timeout: float | None = None,
         read_size: int = _READ_SIZE,
         parser_factory: Callable[[], ChunkParser] = ChunkParser,
+        checkpointer: StreamCheckpointer | None = None,
     ) -> None:
         self._cursor = cursor
+        self._checkpointer = checkpointer
         self._policy = policy
         self._idle_timeout = idle_timeout
         self._base_read = self._read_size = read_size
@@ -314,6 +328,9 @@ class MediaStream:
             raise
 
     async def _next(self) -> Chunk:
+        if self._checkpointer is not None:
+            # Asking for the next chunk means the consumer is done with the previous one.
+            await self._checkpointer.advance()
         if self._idle_timeout is None:
             return await self._step()
         if self._deadline is None:
@@ -348,6 +365,8 @@ class MediaStream:
 
     def _deliver(self, chunk: Chunk) -> Chunk:
         self.chunks += 1
+        if self._checkpointer is not None:
+            self._checkpointer.delivered(chunk)
         if chunk.continuation_token:
             self.continuation_token = chunk.continuation_token
         if chunk.fragment_number is not None:
@@ -476,6 +495,12 @@ class MediaStream:
             self._failures,
         )
 
+    async def commit(self) -> None:
+        """Save the position of the chunk last handed over, now (``get_media(checkpoint=...)``)."""
+        if self._checkpointer is None:
+            raise TypeError("commit() needs get_media(checkpoint=store, consumer='name')")
+        await self._checkpointer.commit()
+
     # --- closing ---------------------------------------------------------------------------
 
     def _close_payload(self) -> None:
@@ -559,6 +584,8 @@ class GetMediaMixin(_MediaOperations):
         idle_timeout: float | None = None,
         read_size: int = _READ_SIZE,
         parser_factory: Callable[[], ChunkParser] = ChunkParser,
+        checkpoint: CheckpointStore | None = None,
+        consumer: str | None = None,
     ) -> MediaStream:
         """Chunks of a stream from ``start_selector`` on, resuming after drops.
 
@@ -568,6 +595,9 @@ class GetMediaMixin(_MediaOperations):
         iteration follows the stream for as long as it lives, like GetMedia itself.
         ``read_size`` is the smallest read; reads grow to a sixteenth of a fragment, up
         to four times that, so large fragments cost fewer trips through the event loop.
+        ``checkpoint`` (a :class:`~kvs_async.CheckpointStore`) with ``consumer`` starts
+        after the consumer's saved position, if any, and saves each chunk's position once
+        the consumer asks for the next one or calls ``await stream.commit()``.
         """
         from .kinesis_video_media import OPERATIONS, GetMediaInput
 
@@ -578,12 +608,20 @@ class GetMediaMixin(_MediaOperations):
             return self._open_media(OPERATIONS["GetMedia"], request)
 
         cursor = _LiveCursor(_stream_key(stream_name, stream_arn), start_selector, call)
+        checkpointer = None
+        if checkpoint is not None:
+            from .fleet.hook import StreamCheckpointer
+
+            checkpointer = StreamCheckpointer(
+                checkpoint, consumer, cursor.stream, restore=cursor.restore
+            )
         return MediaStream(
             cursor,
             policy=_policy(resume),
             idle_timeout=idle_timeout,
             read_size=read_size,
             parser_factory=parser_factory,
+            checkpointer=checkpointer,
         )
 
 
