@@ -283,7 +283,7 @@ class MediaStream:
         self._checkpointer = checkpointer
         self._policy = policy
         self._idle_timeout = idle_timeout
-        self._base_read = self._read_size = read_size
+        self._read_size = read_size  # kept for callers; reads are whole received pieces
         self._parser_factory = parser_factory
         self._payload: ByteStream | None = None
         self._parser: ChunkParser | None = None
@@ -402,7 +402,7 @@ class MediaStream:
     async def _read(self) -> None:
         assert self._payload is not None and self._parser is not None
         try:
-            data = await self._payload.read(self._read_size)
+            data = await self._payload.readany()
         except TransportError as exc:
             self._close_payload()
             self._failed(exc)
@@ -437,9 +437,6 @@ class MediaStream:
             self._failures = 0
             self._empty_sessions = 0
             self._pending.append(chunk)
-            # Reads scale with fragments (up to 4x the base): big fragments need fewer
-            # trips through the event loop, small ones keep per-stream memory low.
-            self._read_size = min(4 * self._base_read, max(self._base_read, len(chunk.raw) // 16))
 
     def _end_of_response(self) -> None:
         """The server ended the body: keep what is complete, then resume or stop."""
@@ -593,8 +590,8 @@ class GetMediaMixin(_MediaOperations):
         :class:`ResumePolicy`). ``idle_timeout`` ends the iteration cleanly when no
         chunk arrives for that many seconds (to drain an archive); without it the
         iteration follows the stream for as long as it lives, like GetMedia itself.
-        ``read_size`` is the smallest read; reads grow to a sixteenth of a fragment, up
-        to four times that, so large fragments cost fewer trips through the event loop.
+        ``read_size`` is accepted for compatibility and no longer bounds reads: each
+        piece aiohttp receives goes to the parser whole (no re-slicing, no copy).
         ``checkpoint`` (a :class:`~kvs_async.CheckpointStore`) with ``consumer`` starts
         after the consumer's saved position, if any, and saves each chunk's position once
         the consumer asks for the next one or calls ``await stream.commit()``.

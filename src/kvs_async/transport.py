@@ -4,7 +4,8 @@ The session is created lazily inside the running event loop (aiohttp binds a
 session to its loop) and closed by the owning client. Timeouts: ``connect``
 bounds establishing a connection; ``read_timeout`` bounds each read from the
 socket (never a whole response), so a long GetMedia stream lives as long as
-bytes keep coming.
+bytes keep coming. A streaming body arms that timer only when a read has to wait
+(aiohttp's own per-``recv`` timer is switched off once the headers are in).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class ResponseStream:
     def __init__(self, response: aiohttp.ClientResponse, read_timeout: float, where: str) -> None:
         self._response = response
         self._content = response.content
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            # aiohttp's sock_read re-arms a timer on every recv; ours waits only when empty.
+            connection.protocol.read_timeout = None
         self._read_timeout = read_timeout
         self._where = where
         self._eof = False
@@ -108,6 +113,30 @@ class ResponseStream:
             self._response.release()
         return data
 
+    async def readany(self) -> bytes:
+        """The next piece of the body whole, as aiohttp received it (``b""`` at the end).
+
+        Nothing is sliced or joined: a piece is one socket read's share of the body
+        (up to asyncio's 256 KiB), handed over as the same ``bytes`` object.
+        """
+        if self._closed:
+            raise TransportError(f"read from a closed response stream ({self._where})")
+        if self._eof:
+            return b""
+        content = self._content
+        try:
+            data = _whole_piece(content)
+            if data is None:
+                async with asyncio.timeout(self._read_timeout):
+                    data = await _wait_piece(content)
+        except _TRANSPORT_FAILURES as exc:
+            self._abort()
+            raise _translate(exc, self._where, self._read_timeout) from exc
+        if not data:
+            self._eof = True
+            self._response.release()
+        return data
+
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (``b""`` at the end); ``n < 0`` reads to the end of the body."""
         if n >= 0:
@@ -121,7 +150,7 @@ class ResponseStream:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[bytes]:
-        while chunk := await self._read_some(_READ_CHUNK):
+        while chunk := await self.readany():
             yield chunk
 
     def _abort(self) -> None:
@@ -149,6 +178,39 @@ class ResponseStream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _whole_piece(content: aiohttp.StreamReader) -> bytes | None:
+    """Pop the first buffered piece unjoined; ``b""`` at the end, ``None`` when it must wait.
+
+    ``StreamReader.readany()`` joins every piece buffered (a copy of each byte
+    when more than one is waiting) and ``read(n)`` slices; the whole-piece pop is
+    what ``readchunk()`` uses inside aiohttp. Readers without it (an empty body,
+    another aiohttp) fall back to the public ``read_nowait()``.
+    """
+    exc = content.exception()
+    if exc is not None:
+        raise exc
+    buffer = getattr(content, "_buffer", None)
+    pop = getattr(content, "_read_nowait_chunk", None)
+    if buffer is None or pop is None:
+        data = content.read_nowait()
+        return data if data or content.at_eof() else None
+    if buffer:
+        piece: bytes = pop(-1)
+        return piece
+    return b"" if content.is_eof() else None
+
+
+async def _wait_piece(content: aiohttp.StreamReader) -> bytes:
+    wait = getattr(content, "_wait", None)
+    if wait is None:
+        return await content.readany()
+    while True:
+        await wait("readany")
+        data = _whole_piece(content)
+        if data is not None:  # else woken by the end of an HTTP chunk, with no bytes
+            return data
 
 
 @define(slots=True, kw_only=True)
