@@ -14,19 +14,18 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
-from attrs import define
 
-from ..credentials import Credentials
 from ..mkv.writer import SourceFragment
 from .controlplane import DEFAULT_ACCOUNT, ApiError, ControlPlane, Wire, invalid
 from .faults import Fault, Faults
+from .feeds import FragmentInfo, MediaFeed
+from .keys import TEST_ACCESS_KEY, TEST_SECRET_KEY, resolve_credentials
 from .media import (
     LiveFeed,
     MediaFormatError,
@@ -68,70 +67,6 @@ __all__ = [
     "RequestLog",
     "resolve_credentials",
 ]
-
-#: The fixed test key pair used when neither arguments nor the environment give one.
-TEST_ACCESS_KEY = "AKIDKVSEMULATORTEST1"
-TEST_SECRET_KEY = "kvs-emulator-test-secret-do-not-use-in-aws"
-
-
-def resolve_credentials(access_key: str | None, secret_key: str | None) -> Credentials:
-    """Arguments, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the fixed test pair."""
-    if access_key and secret_key:
-        return Credentials(access_key, secret_key)
-    if access_key or secret_key:
-        raise ValueError("give both an access key and a secret key, or neither")
-    env_key = os.environ.get("AWS_ACCESS_KEY_ID")
-    env_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if env_key and env_secret:
-        return Credentials(env_key, env_secret)
-    return Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY)
-
-
-@define(frozen=True, slots=True, kw_only=True)
-class FragmentInfo:
-    """What the emulator stored for one fragment (the ListFragments view, plus the token)."""
-
-    fragment_number: str
-    server_timestamp: float
-    producer_timestamp: float
-    duration_ms: int
-    size: int
-    timecode_ms: int
-
-    @property
-    def continuation_token(self) -> str:
-        return self.fragment_number
-
-    @classmethod
-    def of(cls, rec: FragmentRecord) -> FragmentInfo:
-        return cls(
-            fragment_number=rec.number_str,
-            server_timestamp=rec.server_ts,
-            producer_timestamp=rec.producer_ts,
-            duration_ms=rec.duration_ms,
-            size=rec.size,
-            timecode_ms=rec.timecode_ms,
-        )
-
-
-class MediaFeed:
-    """The bytes of one media response, produced lazily; ``reason`` says why it ended."""
-
-    def __init__(self, gen: AsyncIterator[bytes], outcome: ReadOutcome) -> None:
-        self._gen = gen
-        self._outcome = outcome
-
-    @property
-    def reason(self) -> str:
-        return self._outcome.reason
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._gen
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._gen, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 class Emulator:

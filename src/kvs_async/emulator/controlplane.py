@@ -1,4 +1,5 @@
-"""The ``kinesisvideo`` control plane: streams, signaling channels, configurations, edge sync.
+"""The ``kinesisvideo`` control plane: streams, signaling channels, configurations (edge
+configurations in ``edge``).
 
 State is kept in wire form (the model's member names, timestamps as epoch seconds) so that
 it persists as JSON unchanged and matches what AWS returns. Handlers take the validated
@@ -8,80 +9,46 @@ input in wire form and return the output in wire form; ``server`` converts both 
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
-import json
 import secrets
 import string
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from .answers import (
+    ApiError,
+    Wire,
+    decode_token,
+    encode_token,
+    invalid,
+    not_found,
+    paginate,
+)
+from .edge import EdgeConfigurations
 from .faults import Faults
 from .storage import Clock, Persistence
 
-Wire = dict[str, Any]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "ApiError",
+    "ControlPlane",
+    "Wire",
+    "decode_token",
+    "encode_token",
+    "invalid",
+    "not_found",
+    "paginate",
+]
 
 MAX_TAGS = 50
-#: ListEdgeAgentConfigurations' page size without MaxResults.
-EDGE_CONFIGS_PAGE = 5
 DEFAULT_ACCOUNT = "123456789012"
 _VERSION_ALPHABET = string.ascii_letters + string.digits
-
-
-class ApiError(Exception):
-    """An AWS error response: wire code, message, HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def not_found(what: str = "stream") -> ApiError:
-    return ApiError(
-        "ResourceNotFoundException", f"The requested {what} is not found or not active.", 404
-    )
-
-
-def invalid(message: str) -> ApiError:
-    return ApiError("InvalidArgumentException", message, 400)
 
 
 def new_version() -> str:
     return "".join(secrets.choice(_VERSION_ALPHABET) for _ in range(20))
 
 
-def encode_token(position: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": position}).encode()).decode()
-
-
-def decode_token(token: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(data["after"])
-    except Exception:
-        raise invalid(f"NextToken {token[:40]!r} is not a token this service issued") from None
-
-
-def paginate(
-    items: list[Wire], key: str, params: Wire, default_max: int
-) -> tuple[list[Wire], Wire]:
-    """Slice a name-sorted list by NextToken/MaxResults; returns (page, {"NextToken"?})."""
-    items = sorted(items, key=lambda i: str(i[key]))
-    token = params.get("NextToken")
-    if token:
-        after = decode_token(token)
-        items = [i for i in items if str(i[key]) > after]
-    limit = int(params.get("MaxResults") or default_max)
-    page = items[:limit]
-    extra: Wire = {}
-    if len(items) > limit and page:
-        extra["NextToken"] = encode_token(str(page[-1][key]))
-    return page, extra
-
-
-class ControlPlane:
+class ControlPlane(EdgeConfigurations):
     """Control-plane state and operations of one emulator."""
 
     def __init__(
@@ -510,122 +477,3 @@ class ControlPlane:
         channel = self.channel(p)
         config = channel.get("MediaStorageConfiguration") or {"Status": "DISABLED"}
         return {"MediaStorageConfiguration": config}
-
-    # -- edge configuration ------------------------------------------------------------------
-
-    def edge_view(self, stream: Wire, *, agent_status: bool = False) -> Wire:
-        edge = stream["EdgeConfiguration"]
-        out: Wire = {
-            "StreamName": stream["StreamName"],
-            "StreamARN": stream["StreamARN"],
-            "CreationTime": edge["CreationTime"],
-            "LastUpdatedTime": edge["LastUpdatedTime"],
-            "SyncStatus": edge["SyncStatus"],
-            "EdgeConfig": copy.deepcopy(edge["EdgeConfig"]),
-        }
-        if edge.get("FailedStatusDetails"):
-            out["FailedStatusDetails"] = edge["FailedStatusDetails"]
-        return out
-
-    def edge_of(self, stream: Wire) -> Wire:
-        edge = stream.get("EdgeConfiguration")
-        if edge is None:
-            raise ApiError(
-                "StreamEdgeConfigurationNotFoundException",
-                f"The stream {stream['StreamName']} has no edge configuration.",
-                404,
-            )
-        return dict(edge)
-
-    async def start_edge_configuration_update(self, p: Wire) -> Wire:
-        stream = self.stream(p)
-        self.require_retention(stream, "An edge configuration")
-        edge = stream.get("EdgeConfiguration")
-        now = round(self.clock.now(), 3)
-        if edge is not None and edge["SyncStatus"] in ("SYNCING", "DELETING"):
-            raise ApiError(
-                "ResourceInUseException",
-                f"The edge configuration of stream {stream['StreamName']} is "
-                f"{edge['SyncStatus']}; retry when the update has finished.",
-            )
-        stream["EdgeConfiguration"] = {
-            "CreationTime": edge["CreationTime"] if edge else now,
-            "LastUpdatedTime": now,
-            "SyncStatus": "SYNCING",
-            "EdgeConfig": p["EdgeConfig"],
-        }
-        await self.save_stream(stream)
-        self._schedule_edge(stream)
-        return self.edge_view(stream)
-
-    async def describe_edge_configuration(self, p: Wire) -> Wire:
-        stream = self.stream(p)
-        self.edge_of(stream)
-        return self.edge_view(stream)
-
-    async def delete_edge_configuration(self, p: Wire) -> Wire:
-        stream = self.stream(p)
-        edge = self.edge_of(stream)
-        if edge["SyncStatus"] == "DELETING":
-            raise ApiError(
-                "ResourceInUseException",
-                f"The edge configuration of stream {stream['StreamName']} is already being deleted.",
-            )
-        edge["SyncStatus"] = "DELETING"
-        edge["LastUpdatedTime"] = round(self.clock.now(), 3)
-        edge.pop("FailedStatusDetails", None)
-        stream["EdgeConfiguration"] = edge
-        await self.save_stream(stream)
-        self._schedule_edge(stream)
-        return {}
-
-    async def list_edge_agent_configurations(self, p: Wire) -> Wire:
-        hub = p["HubDeviceArn"]
-        items = [
-            self.edge_view(s)
-            for s in self.streams.values()
-            if s.get("EdgeConfiguration")
-            and s["EdgeConfiguration"]["EdgeConfig"].get("HubDeviceArn") == hub
-        ]
-        # "The default is 5" (the model's MaxResults documentation; the maximum is 10).
-        page, extra = paginate(items, "StreamName", p, EDGE_CONFIGS_PAGE)
-        return {"EdgeConfigs": page, **extra}
-
-    def _schedule_edge(self, stream: Wire) -> None:
-        loop = asyncio.get_running_loop()
-        name = stream["StreamName"]
-        started = stream["EdgeConfiguration"]["LastUpdatedTime"]
-
-        timers: list[asyncio.TimerHandle] = []
-
-        def fire() -> None:
-            for timer in timers:
-                self._timers.discard(timer)
-            task = loop.create_task(self._finish_edge(name, started))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-        timers.append(loop.call_later(self.edge_sync_delay, fire))
-        self._timers.update(timers)
-
-    async def _finish_edge(self, name: str, started: float) -> None:
-        stream = self.streams.get(name)
-        edge = stream.get("EdgeConfiguration") if stream else None
-        if stream is None or edge is None or edge["LastUpdatedTime"] != started:
-            return  # deleted or superseded meanwhile
-        failure = self.faults.take("edge_sync_failure", None, name)
-        now = round(self.clock.now(), 3)
-        if edge["SyncStatus"] == "SYNCING":
-            edge["SyncStatus"] = "SYNC_FAILED" if failure else "IN_SYNC"
-        elif edge["SyncStatus"] == "DELETING":
-            if failure is None:
-                stream.pop("EdgeConfiguration", None)
-                await self.save_stream(stream)
-                return
-            edge["SyncStatus"] = "DELETE_FAILED"
-        else:
-            return
-        if failure is not None:
-            edge["FailedStatusDetails"] = failure.details
-        edge["LastUpdatedTime"] = now
-        await self.save_stream(stream)

@@ -21,7 +21,7 @@ from .. import kinesisvideo as control
 from .. import protocol
 from .._model import OperationSpec, ServiceSpec
 from ..errors import ServiceError
-from .controlplane import ApiError
+from .answers import ApiError
 
 SERVICES: tuple[ServiceSpec, ...] = (
     control.SERVICE,

@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 
-from .controlplane import ApiError, Wire, decode_token, encode_token
+from .answers import ApiError, Wire, decode_token, encode_token
 from .faults import Faults
 from .storage import Clock, Persistence
 
