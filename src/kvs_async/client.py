@@ -20,7 +20,7 @@ from attrs import define
 
 from ._http import HttpRequest
 from ._model import OperationSpec, ServiceSpec
-from .config import ClientConfig
+from .config import ClientConfig, configured_endpoint_url
 from .credentials import (
     CredentialProvider,
     Credentials,
@@ -41,7 +41,15 @@ from .errors import (
     ReadTimeoutError,
     TransportError,
 )
-from .retries import ErrorKind, RetryPolicy, classify, is_clock_skew_error, server_time
+from .retries import (
+    ErrorKind,
+    RetryEvent,
+    RetryPolicy,
+    announce,
+    classify,
+    is_clock_skew_error,
+    server_time,
+)
 
 if TYPE_CHECKING:
     from .endpoints import RuleSet
@@ -66,7 +74,8 @@ class BaseClient:
     ``credentials``: explicit :class:`Credentials` or a provider; default is
     botocore's chain for ``profile``. ``region``: else ``AWS_REGION`` /
     ``AWS_DEFAULT_REGION`` / the profile's region. ``endpoint_url`` replaces
-    the rule-set endpoint; data-plane clients without it discover theirs via
+    the rule-set endpoint (else ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL``,
+    as the AWS SDKs read them); data-plane clients without it discover theirs via
     the control plane (at ``control_endpoint_url`` when given).
     """
 
@@ -86,6 +95,10 @@ class BaseClient:
         self._region_resolved = self._region is not None
         self._profile = profile
         self._credentials = credential_provider(credentials, profile)
+        if endpoint_url is None:
+            endpoint_url = configured_endpoint_url(
+                self.SERVICE.module, data_plane=self.SERVICE.name in DATA_PLANE_SERVICES
+            )
         self._endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self._control_endpoint_url = control_endpoint_url
         self._config = config or ClientConfig()
@@ -325,9 +338,7 @@ class BaseClient:
                 if cost is None:
                     raise
                 delay = policy.delay(attempt)
-                log.debug(
-                    "%s: retrying after %s in %.3fs (attempt %d)", op.name, exc, delay, attempt
-                )
+                self._announce_retry(op.name, attempt, delay, exc, url_base)
                 await asyncio.sleep(delay)
                 if key is not None:
                     route = await self._data_route(key)
@@ -365,10 +376,23 @@ class BaseClient:
             if cost is None:
                 raise error
             delay = policy.delay(attempt)
-            log.debug(
-                "%s: retrying after %s in %.3fs (attempt %d)", op.name, error.code, delay, attempt
-            )
+            self._announce_retry(op.name, attempt, delay, error, url_base)
             await asyncio.sleep(delay)
+
+    def _announce_retry(
+        self, operation: str, attempt: int, delay: float, error: BaseException, url: str
+    ) -> None:
+        announce(
+            self._config.on_retry,
+            RetryEvent(
+                operation=operation,
+                attempt=attempt,
+                max_attempts=self._retry.limit(classify(error)),
+                delay=delay,
+                error=error,
+                url=url,
+            ),
+        )
 
 
 def _with_host_prefix(url_base: str, prefix: str) -> str:

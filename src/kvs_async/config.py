@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field
+
+if TYPE_CHECKING:
+    from .retries import RetryEvent
 
 RetryMode = Literal["standard", "legacy", "adaptive"]
 
@@ -29,6 +33,27 @@ def _default_retry_mode() -> RetryMode:
     return "standard"
 
 
+def _service_env_id(module: str) -> str:
+    # botocore's serviceId, upper-cased with underscores: "Kinesis Video" -> KINESIS_VIDEO.
+    return "KINESIS_VIDEO" if module == "kinesisvideo" else module.upper()
+
+
+def configured_endpoint_url(module: str, *, data_plane: bool) -> str | None:
+    """The endpoint the environment configures for a service, as the AWS SDKs read it.
+
+    ``AWS_ENDPOINT_URL_<SERVICE>`` (``AWS_ENDPOINT_URL_KINESIS_VIDEO`` ...), else
+    ``AWS_ENDPOINT_URL`` (except for data-plane services, whose endpoint is discovered
+    through the control plane, which reads it); none when
+    ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true.
+    """
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true":
+        return None
+    url = os.environ.get(f"AWS_ENDPOINT_URL_{_service_env_id(module)}")
+    if not url and not data_plane:
+        url = os.environ.get("AWS_ENDPOINT_URL")
+    return url.strip() or None if url is not None else None
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() == "true"
 
@@ -40,7 +65,10 @@ class ClientConfig:
     ``retry_mode``: "standard" is implemented; "legacy" and "adaptive" are
     accepted for compatibility with AWS config files and behave as "standard".
     ``data_endpoint_ttl``: seconds a GetDataEndpoint/GetSignalingChannelEndpoint
-    answer is reused by data-plane clients.
+    answer is reused by data-plane clients. ``on_retry``: called with a
+    :class:`~kvs_async.retries.RetryEvent` before every retry (calls and media-stream
+    reconnects), e.g. to show ``retrying in 1.6 s (3/10): connection refused at ...``;
+    it runs on the event loop and must not block.
     """
 
     connect_timeout: float = 10.0
@@ -52,6 +80,7 @@ class ClientConfig:
     use_fips_endpoint: bool = field(factory=lambda: _env_flag("AWS_USE_FIPS_ENDPOINT"))
     use_dualstack_endpoint: bool = field(factory=lambda: _env_flag("AWS_USE_DUALSTACK_ENDPOINT"))
     data_endpoint_ttl: float = 300.0
+    on_retry: Callable[[RetryEvent], None] | None = field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -116,6 +116,27 @@ class ConnectTimeoutError(TransportError):
     """The connection could not be established within the connect timeout."""
 
 
+class EndpointConnectionError(TransportError):
+    """No connection could be made to ``url``: refused, or its host name does not resolve.
+
+    ``reason`` is short and human (``"connection refused"``, ``"cannot resolve host"``).
+    """
+
+    def __init__(self, message: str, *, reason: str, url: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.url = url
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_connection_error, (type(self), str(self), self.reason, self.url))
+
+
+def _rebuild_connection_error(
+    cls: type[EndpointConnectionError], message: str, reason: str, url: str
+) -> EndpointConnectionError:
+    return cls(message, reason=reason, url=url)
+
+
 class CredentialsError(KvsError):
     """No usable credentials could be found or refreshed."""
 

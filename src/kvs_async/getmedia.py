@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from attrs import define
 
 from ._http import ByteStream
-from .errors import KvsError, ServiceError, TransportError
+from .errors import EndpointConnectionError, KvsError, ServiceError, TransportError
 from .media_errors import stream_error
 from .mkv import Chunk, ChunkParser, MkvTruncatedError
+from .retries import UNREACHABLE_MAX_ATTEMPTS, RetryEvent, RetryHook, announce
 
 if TYPE_CHECKING:
     from ._model import OperationSpec
+    from .config import ClientConfig
     from .fleet.checkpoints import CheckpointStore
     from .fleet.hook import StreamCheckpointer
     from .kinesis_video_archived_media import GetMediaForFragmentListOutput
@@ -113,6 +115,7 @@ class _Cursor(Protocol):
     """Where a media stream stands: what to ask for next and what was already handed over."""
 
     stream: str
+    operation: str
 
     def open(self) -> Awaitable[ByteStream]: ...
 
@@ -137,6 +140,8 @@ class _Cursor(Protocol):
 
 class _LiveCursor:
     """GetMedia: resume from the last continuation token, else the caller's selector."""
+
+    operation = "GetMedia"
 
     def __init__(
         self,
@@ -202,6 +207,8 @@ class _LiveCursor:
 
 class _ListCursor:
     """GetMediaForFragmentList: resume by asking again for the fragments not yet received."""
+
+    operation = "GetMediaForFragmentList"
 
     def __init__(
         self,
@@ -278,9 +285,11 @@ class MediaStream:
         read_size: int = _READ_SIZE,
         parser_factory: Callable[[], ChunkParser] = ChunkParser,
         checkpointer: StreamCheckpointer | None = None,
+        on_retry: RetryHook | None = None,
     ) -> None:
         self._cursor = cursor
         self._checkpointer = checkpointer
+        self._on_retry = on_retry
         self._policy = policy
         self._idle_timeout = idle_timeout
         self._read_size = read_size  # kept for callers; reads are whole received pieces
@@ -380,6 +389,17 @@ class MediaStream:
 
     async def _connect(self) -> None:
         delay = self._policy.backoff(max(self._failures, self._empty_sessions))
+        if self._failures and self.last_error is not None:
+            announce(
+                self._on_retry,
+                RetryEvent(
+                    operation=self._cursor.operation,
+                    attempt=self._failures,
+                    max_attempts=self._limit(self.last_error),
+                    delay=delay,
+                    error=self.last_error,
+                ),
+            )
         try:
             if delay:
                 await asyncio.sleep(delay)
@@ -476,7 +496,7 @@ class MediaStream:
         self.last_error = exc
         self._parser = None
         self._failures += 1
-        limit = self._policy.max_attempts
+        limit = self._limit(exc)
         if not self._policy.enabled or not self._cursor.resumable:
             raise exc
         if limit is not None and self._failures >= limit:
@@ -497,6 +517,13 @@ class MediaStream:
         if self._checkpointer is None:
             raise TypeError("commit() needs get_media(checkpoint=store, consumer='name')")
         await self._checkpointer.commit()
+
+    def _limit(self, exc: BaseException) -> int | None:
+        # A refused connection or an unknown host is not worth ten tries.
+        limit = self._policy.max_attempts
+        if limit is not None and isinstance(exc, EndpointConnectionError):
+            return min(limit, UNREACHABLE_MAX_ATTEMPTS)
+        return limit
 
     # --- closing ---------------------------------------------------------------------------
 
@@ -555,6 +582,7 @@ class _MediaOperations:
     """What both mixins share: one unretried call whose body is the media stream."""
 
     if TYPE_CHECKING:
+        _config: ClientConfig
 
         async def _invoke(self, op: OperationSpec, params: Any, *, retries: bool = True) -> Any: ...
 
@@ -619,6 +647,7 @@ class GetMediaMixin(_MediaOperations):
             read_size=read_size,
             parser_factory=parser_factory,
             checkpointer=checkpointer,
+            on_retry=self._config.on_retry,
         )
 
 
@@ -650,4 +679,5 @@ class ArchivedMediaMixin(_MediaOperations):
             policy=_policy(resume),
             read_size=read_size,
             parser_factory=parser_factory or _list_parser,
+            on_retry=self._config.on_retry,
         )

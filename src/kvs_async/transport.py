@@ -24,7 +24,12 @@ from yarl import URL
 from ._http import HttpRequest
 from ._version import __version__
 from .config import ClientConfig
-from .errors import ConnectTimeoutError, ReadTimeoutError, TransportError
+from .errors import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    TransportError,
+)
 
 _READ_CHUNK = 64 * 1024
 
@@ -49,12 +54,28 @@ def _where(request: HttpRequest) -> str:
     return f"{request.method} {urlsplit(request.url_base).netloc}{request.path}"
 
 
-def _translate(exc: BaseException, where: str, read_timeout: float) -> TransportError:
+def _translate(
+    exc: BaseException, where: str, read_timeout: float, url: str = ""
+) -> TransportError:
     """aiohttp/asyncio/OS failures -> our typed errors (the caller chains ``exc``)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectTimeoutError(f"connecting for {where} timed out")
     if isinstance(exc, (aiohttp.SocketTimeoutError, asyncio.TimeoutError, TimeoutError)):
         return ReadTimeoutError(f"no bytes for {read_timeout:g}s reading the response to {where}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return EndpointConnectionError(
+            f"could not connect for {where}: cannot resolve host {exc.host!r}",
+            reason="cannot resolve host",
+            url=url,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, ConnectionRefusedError
+    ):
+        return EndpointConnectionError(
+            f"could not connect for {where}: connection refused",
+            reason="connection refused",
+            url=url,
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return TransportError(f"could not connect for {where}: {exc.os_error}")
     return TransportError(f"{where} failed at the connection level: {type(exc).__name__}: {exc}")
@@ -265,7 +286,7 @@ class Transport:
                 data=request.body or None,
             )
         except _TRANSPORT_FAILURES as exc:
-            raise _translate(exc, where, self._config.read_timeout) from exc
+            raise _translate(exc, where, self._config.read_timeout, request.url_base) from exc
         headers: CIMultiDictProxy[str] = response.headers
         if stream and 200 <= response.status < 300:
             return RawResponse(
