@@ -14,7 +14,9 @@ import json
 import random
 import sys
 
-from .cli import consume
+from .cli.get_media import consume
+from .cli.status import Status
+from .config import ClientConfig
 from .emulator import Emulator
 from .getmedia import ResumePolicy
 from .kinesis_video_media import KinesisVideoMediaClient, StartSelector
@@ -47,8 +49,12 @@ async def run_demo(args: argparse.Namespace) -> int:
         def note(chunk: Chunk) -> None:
             received.append(chunk.fragment_number)
 
+        status = Status(verbose=args.verbose, as_json=args.json, prog="kvs-async demo")
         async with KinesisVideoMediaClient(
-            region=emu.region, credentials=emu.credentials, control_endpoint_url=emu.url
+            region=emu.region,
+            credentials=emu.credentials,
+            control_endpoint_url=emu.url,
+            config=ClientConfig(on_retry=status.retry),
         ) as client:
             stream = client.get_media(
                 stream_name=STREAM,
@@ -58,10 +64,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             )
             await consume(
                 stream,
-                out=sys.stdout,
-                as_json=args.json,
+                status=status,
                 max_chunks=len(expected),
                 output=args.output,
+                name=STREAM,
+                start="EARLIEST",
                 on_chunk=note,
             )
         calls = len(emu.log.calls(operation="GetMedia", stream=STREAM))
