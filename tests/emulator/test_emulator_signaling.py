@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import time
@@ -337,3 +338,31 @@ async def test_join_storage_session(emu: Emulator) -> None:
     )
     assert code == 0, err
     assert session.joins == 2
+
+
+class _EmptyBodyQueryAuth(SigV4QueryAuth):
+    """Presigns as the KVS WebRTC SDKs do: the hash of the empty body, not UNSIGNED-PAYLOAD."""
+
+    def payload(self, request: Any) -> str:
+        return hashlib.sha256(b"").hexdigest()
+
+
+async def test_sdk_style_presigned_urls_and_channel_deletion(emu: Emulator) -> None:
+    arn, endpoints = await make_channel(emu)
+    url = f"{endpoints['WSS']}/?X-Amz-ChannelARN={quote(arn, safe='')}&X-Amz-ClientId=sdk"
+    request = AWSRequest(method="GET", url=url)
+    creds = BotoCredentials(emu.credentials.access_key, emu.credentials.secret_key)
+    _EmptyBodyQueryAuth(creds, "kinesisvideo", emu.region, expires=60).add_auth(request)
+    kv = boto(emu)
+    async with aiohttp.ClientSession() as session:
+        viewer = await session.ws_connect(str(request.url))
+        version = (await asyncio.to_thread(kv.describe_signaling_channel, ChannelARN=arn))[
+            "ChannelInfo"
+        ]["Version"]
+        await asyncio.to_thread(kv.delete_signaling_channel, ChannelARN=arn, CurrentVersion=version)
+        assert (await receive(viewer))["messageType"] == "GO_AWAY"
+        closing = await asyncio.wait_for(viewer.receive(), 5)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+            await session.ws_connect(str(request.url))
+        assert exc.value.status == 404

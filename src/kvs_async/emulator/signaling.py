@@ -37,7 +37,7 @@ from attrs import define, field
 
 from ..kinesis_video_signaling import SERVICE as SIGNALING
 from ..signing import SignatureError, verify_presigned
-from .controlplane import ApiError, ControlPlane, Wire, invalid
+from .controlplane import ApiError, ControlPlane, Wire, invalid, not_found
 from .storage import Clock
 
 SIGNING_NAME = SIGNALING.signing_name
@@ -105,7 +105,23 @@ class SignalingHub:
         return {
             "GetIceServerConfig": self.get_ice_server_config,
             "SendAlexaOfferToMaster": self.send_alexa_offer_to_master,
+            # Replaces the control plane's entry: deleting a channel also ends its sessions.
+            "DeleteSignalingChannel": self.delete_signaling_channel,
         }
+
+    async def delete_signaling_channel(self, p: Wire) -> Wire:
+        result = await self.control.delete_signaling_channel(p)
+        state = self.channels.pop(p["ChannelARN"], None)
+        if state is not None:
+            for ws in [state.master, *state.viewers.values()]:
+                if ws is not None and not ws.closed:
+                    with contextlib.suppress(ConnectionError):
+                        await ws.send_str(json.dumps({"messageType": "GO_AWAY"}))
+                    await ws.close(code=1000, message=b"signaling channel deleted")
+            for fut in state.answers.values():
+                if not fut.done():
+                    fut.set_exception(not_found("signaling channel"))
+        return result
 
     def state(self, arn: str) -> ChannelState:
         return self.channels.setdefault(arn, ChannelState())
