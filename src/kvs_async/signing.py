@@ -378,7 +378,8 @@ def check_scope(
     """Refuse a credential scoped to another region or service, with AWS's 403 messages."""
     if region is not None and scope_region != region:
         raise SignatureError(
-            f"Credential should be scoped to a valid region, not '{scope_region}'.",
+            f"Credential should be scoped to a valid region, not '{scope_region}' "
+            f"(this endpoint serves '{region}').",
             code="InvalidSignatureException",
         )
     if service is not None and scope_service != service:

@@ -366,3 +366,41 @@ async def test_sdk_style_presigned_urls_and_channel_deletion(emu: Emulator) -> N
         with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
             await session.ws_connect(str(request.url))
         assert exc.value.status == 404
+
+
+def test_presigned_urls_expire_and_name_their_scope() -> None:
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import parse_qsl, urlsplit
+
+    from kvs_async.signing import SignatureError, verify_presigned
+
+    url = "http://127.0.0.1:4567/?X-Amz-ChannelARN=arn%3Aaws%3Akinesisvideo%3Ax"
+    request = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(BotoCredentials("AKIDX", "secret-x"), "kinesisvideo", "us-west-2", 60).add_auth(
+        request
+    )
+    parts = urlsplit(str(request.url))
+    kwargs: dict[str, Any] = {
+        "method": "GET",
+        "path": parts.path,
+        "query": parse_qsl(parts.query),
+        "headers": {"Host": parts.netloc},
+        "secret_for": {"AKIDX": "secret-x"}.get,
+    }
+    now = datetime.now(UTC)
+    assert (
+        verify_presigned(now=now, region="us-west-2", service="kinesisvideo", **kwargs) == "AKIDX"
+    )
+    with pytest.raises(SignatureError, match="expired") as late:
+        verify_presigned(now=now + timedelta(seconds=120), **kwargs)
+    assert late.value.status_code == 403
+    with pytest.raises(SignatureError, match="valid region, not 'us-west-2'"):
+        verify_presigned(now=now, region="eu-west-1", **kwargs)
+    with pytest.raises(SignatureError, match="correct service: 'chime'"):
+        verify_presigned(now=now, service="chime", **kwargs)
+    tampered = {
+        **kwargs,
+        "query": [(k, v + "x" if k == "X-Amz-ChannelARN" else v) for k, v in kwargs["query"]],
+    }
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_presigned(now=now, **tampered)
