@@ -39,13 +39,17 @@ class Emitter:
         self.output_shapes = {op.output for op in service.operations.values() if op.output}
         self.lines: list[str] = []
 
+    def cls(self, shape_name: str | None) -> str:
+        """The Python class name of a shape ("None" for no shape)."""
+        return "None" if shape_name is None else self.shapes[shape_name].py_name
+
     # -- annotations ------------------------------------------------------------------------
     def annotation(self, shape_name: str, *, output: bool, member: Member | None = None) -> str:
         if member is not None and member.jsonvalue:
             return "Any"
         s = self.shapes[shape_name]
         if s.type in ("string", "character"):
-            return f"{s.name} | str" if s.enum else "str"
+            return f"{s.py_name} | str" if s.enum else "str"
         if s.type in _INT_TYPES:
             return "int"
         if s.type == "boolean":
@@ -64,7 +68,7 @@ class Emitter:
             key = self.annotation(s.key, output=False)
             return f"Mapping[{key}, {self.annotation(s.value, output=False)}]"
         if s.type == "structure":
-            return "Any" if s.document else s.name
+            return "Any" if s.document else s.py_name
         raise AssertionError(f"unhandled shape type {s.type}")  # lower() refuses these
 
     def field_annotation(self, owner: Shape, m: Member) -> str:
@@ -117,7 +121,7 @@ class Emitter:
         )
 
     def enum_class(self, s: Shape) -> str:
-        lines = [f"\n\nclass {s.name}(StrEnum):\n"]
+        lines = [f"\n\nclass {s.py_name}(StrEnum):\n"]
         lines.append(
             docstring(s.doc or f"Values of {s.name}; unknown values arrive as plain str.", "    ")
         )
@@ -127,7 +131,7 @@ class Emitter:
         return "".join(lines)
 
     def structure_class(self, s: Shape) -> str:
-        lines = ["\n\n@define(frozen=True, slots=True, kw_only=True)\n", f"class {s.name}:\n"]
+        lines = ["\n\n@define(frozen=True, slots=True, kw_only=True)\n", f"class {s.py_name}:\n"]
         doc = s.doc or f"The {s.name} structure."
         if s.union:
             doc += "\n\nA union: set exactly one member."
@@ -155,7 +159,7 @@ class Emitter:
         return "".join(lines)
 
     def exception_class(self, s: Shape) -> str:
-        lines = [f"\n\nclass {s.name}(ServiceError):\n"]
+        lines = [f"\n\nclass {s.py_name}(ServiceError):\n"]
         lines.append(docstring(s.doc or f"The service's {s.name} error.", "    "))
         lines.append(f"\n    CODE = {(s.error_code or s.name)!r}\n")
         lines.append(f"    THROTTLING = {s.throttling!r}\n")
@@ -165,7 +169,7 @@ class Emitter:
     def shape_spec(self, s: Shape) -> str:
         args = [f"name={s.name!r}", f"type={s.type!r}"]
         if s.is_enum or (s.type == "structure" and not s.document):
-            args.append(f"cls={s.name}")
+            args.append(f"cls={s.py_name}")
         if s.members:
             members = ", ".join(self.member_spec(m) for m in s.members)
             args.append(f"members=({members},)")
@@ -215,8 +219,8 @@ class Emitter:
             f"name={op.name!r}",
             f"http_method={op.http_method!r}",
             f"request_uri={op.request_uri!r}",
-            f"input={op.input or 'None'}",
-            f"output={op.output or 'None'}",
+            f"input={self.cls(op.input)}",
+            f"output={self.cls(op.output)}",
         ]
         if op.streaming_output:
             args.append("streaming_output=True")
@@ -249,7 +253,7 @@ class Emitter:
     def service_spec(self) -> str:
         svc = self.svc
         errors = "".join(
-            f"        {(s.error_code or s.name)!r}: {s.name},\n"
+            f"        {(s.error_code or s.name)!r}: {s.py_name},\n"
             for s in self.shapes.values()
             if s.exception
         )
@@ -282,7 +286,7 @@ class Emitter:
             else:
                 sig.append(f"{m.py_name}: {ann} | None = None")
         ctor = ", ".join(f"{m.py_name}={m.py_name}" for m in s.members)
-        return (", *, " + ", ".join(sig) if sig else ""), f"{s.name}({ctor})"
+        return (", *, " + ", ".join(sig) if sig else ""), f"{s.py_name}({ctor})"
 
     def client_class(self) -> str:
         svc = self.svc
@@ -298,7 +302,7 @@ class Emitter:
 
     def method(self, op: Operation) -> str:
         sig, ctor = self.params(op.input)
-        ret = op.output or "None"
+        ret = self.cls(op.output)
         call = f'await self._invoke(OPERATIONS["{op.name}"], {ctor})'
         doc = op.doc or f"The {op.name} operation."
         if op.deprecated:
@@ -313,12 +317,13 @@ class Emitter:
     def paginate_method(self, op: Operation) -> str:
         assert op.paginator is not None and op.output is not None
         sig, ctor = self.params(op.input)
+        out = self.cls(op.output)
         tokens = ", ".join(op.paginator.output_token)
         doc = f"Every page of ``{op.py_name}``, following ``{tokens}`` until the service stops returning one."
         return (
-            f"\n    def paginate_{op.py_name.lstrip('_')}(self{sig}) -> AsyncIterator[{op.output}]:\n"
+            f"\n    def paginate_{op.py_name.lstrip('_')}(self{sig}) -> AsyncIterator[{out}]:\n"
             + docstring(doc, "        ")
-            + f'        return cast("AsyncIterator[{op.output}]", _paginate(self, OPERATIONS["{op.name}"], {ctor}))\n'
+            + f'        return cast("AsyncIterator[{out}]", _paginate(self, OPERATIONS["{op.name}"], {ctor}))\n'
         )
 
 

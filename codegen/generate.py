@@ -13,7 +13,8 @@ from . import SERVICES
 from .emit import emit
 from .fmt import format_source
 from .ir import Service
-from .lower import ModelError, lower, module_name
+from .lower import ModelError, lower
+from .names import module_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -12,7 +12,7 @@ from attrs import define, field
 @define(frozen=True, slots=True, kw_only=True)
 class Member:
     wire: str  # member name in the model
-    py_name: str  # Python attribute name (botocore.xform_name)
+    py_name: str  # Python attribute name (names.member_name)
     shape: str  # target shape name
     location: str | None = None  # uri, querystring, header, headers, statusCode; None = body
     location_name: str | None = None
@@ -26,7 +26,8 @@ class Member:
 
 @define(frozen=True, slots=True, kw_only=True)
 class Shape:
-    name: str
+    name: str  # the model's shape name (keys SHAPES, kept on the wire)
+    py_name: str  # the Python class name (names.class_name)
     type: str  # botocore type name
     members: tuple[Member, ...] = ()
     payload: str | None = None

@@ -7,17 +7,15 @@ shows everything that needs attention.
 
 from __future__ import annotations
 
-import keyword
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from botocore import xform_name  # type: ignore[import-untyped]
 
 from kvs_async.javaregex import JavaPatternError, compile_java
 
 from .docs import html_to_text
 from .ir import Member, Operation, Paginator, Service, Shape
+from .names import CLIENT_ATTRIBUTES, class_name, member_name, module_name
 
 SCALAR_TYPES = frozenset(
     {
@@ -39,28 +37,6 @@ LOCATIONS = frozenset({"uri", "querystring", "header", "headers", "statusCode"})
 TIMESTAMP_FORMATS = frozenset({"iso8601", "unixtimestamp", "rfc822"})
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Names the generated module itself defines or imports; a model shape must not shadow them.
-RESERVED_NAMES = frozenset(
-    {
-        "Any",
-        "AsyncIterator",
-        "BaseClient",
-        "ByteStream",
-        "ClassVar",
-        "Mapping",
-        "OPERATIONS",
-        "SERVICE",
-        "SHAPES",
-        "Sequence",
-        "ServiceError",
-        "StrEnum",
-        "annotations",
-        "cast",
-        "datetime",
-        "define",
-    }
-)
-
 
 class ModelError(Exception):
     """The model uses constructs the generator cannot handle; ``problems`` names each shape."""
@@ -70,17 +46,6 @@ class ModelError(Exception):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{service}: {len(problems)} unsupported construct(s):\n{lines}")
-
-
-def module_name(service_name: str) -> str:
-    return service_name.replace("-", "_")
-
-
-def py_member_name(wire: str) -> str:
-    name: str = xform_name(wire)
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        name += "_"
-    return name
 
 
 def _constraint(value: Any) -> int | float | None:
@@ -97,6 +62,14 @@ class _Lowerer:
         self.model = model
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # Python class names (structures, enums, exceptions): members must not shadow them.
+        self.class_of = {
+            n: class_name(n)
+            for n, raw in model.get("shapes", {}).items()
+            if raw.get("type") == "structure" or (raw.get("type") == "string" and raw.get("enum"))
+        }
+        self.classes = frozenset(self.class_of.values())
+        self.event_streams: dict[str, str] = {}  # structure -> event stream shape it carries
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
@@ -110,8 +83,7 @@ class _Lowerer:
             self.problem(f"shape {name}: unsupported type {kind!r}")
             return None
         if raw.get("eventstream"):
-            self.problem(f"shape {name}: event streams are not supported")
-            return None
+            return None  # the operations using it are left out (see _operation)
         if not IDENT.match(name):
             self.problem(f"shape {name}: not a valid Python identifier")
         fmt = raw.get("timestampFormat")
@@ -141,6 +113,10 @@ class _Lowerer:
                 )
             seen: dict[str, str] = {}
             for wire, m in raw.get("members", {}).items():
+                target_raw = self.model["shapes"].get(m.get("shape"), {})
+                if target_raw.get("eventstream"):
+                    self.event_streams[name] = m["shape"]
+                    continue
                 member = self.member(name, wire, m, wire in required)
                 if member is None:
                     continue
@@ -154,19 +130,19 @@ class _Lowerer:
             payload = raw.get("payload")
             if payload is not None and payload not in raw.get("members", {}):
                 self.problem(f"shape {name}: payload names unknown member {payload!r}")
-            if name in RESERVED_NAMES and not raw.get("exception"):
-                self.problem(f"shape {name}: name collides with a name the generated module uses")
-        elif kind == "string" and raw.get("enum") and name in RESERVED_NAMES:
-            self.problem(f"shape {name}: name collides with a name the generated module uses")
         for ref_key in ("member", "key", "value"):
             ref = raw.get(ref_key)
             if ref is not None and ref.get("shape") not in self.model["shapes"]:
                 self.problem(f"shape {name}: {ref_key} targets unknown shape {ref.get('shape')!r}")
+        payload = raw.get("payload")
+        if payload is not None and payload not in {m.wire for m in members}:
+            payload = None  # an event stream payload, dropped with its operations
         return Shape(
             name=name,
+            py_name=self.class_of.get(name, name),
             type=kind,
             members=tuple(members),
-            payload=raw.get("payload"),
+            payload=payload,
             member=(raw.get("member") or {}).get("shape"),
             key=(raw.get("key") or {}).get("shape"),
             value=(raw.get("value") or {}).get("shape"),
@@ -200,11 +176,9 @@ class _Lowerer:
         fmt = raw.get("timestampFormat")
         if fmt is not None and fmt.lower() not in TIMESTAMP_FORMATS:
             self.problem(f"shape {owner}: member {wire} has unknown timestampFormat {fmt!r}")
-        py_name = py_member_name(wire)
+        py_name = member_name(wire, self.classes)
         if not IDENT.match(py_name):
             self.problem(f"shape {owner}: member {wire} has no valid Python name ({py_name!r})")
-        if py_name.startswith("_"):
-            self.problem(f"shape {owner}: member {wire} maps to a private name {py_name!r}")
         return Member(
             wire=wire,
             py_name=py_name,
@@ -333,9 +307,17 @@ def _operation(
     for err in errors:
         if err not in shapes:
             low.problem(f"operation {op_name}: error {err!r} is not a known shape")
+    for ref in (input_name, output_name):
+        if ref in low.event_streams:
+            # Decision (issue 13): event streams are refused, per operation, until supported.
+            low.warn(
+                f"operation {op_name}: left out: {ref} carries the event stream "
+                f"{low.event_streams[ref]} (application/vnd.amazon.eventstream is not supported)"
+            )
+            return None
     return Operation(
         name=op_name,
-        py_name=private_name or py_member_name(op_name),
+        py_name=private_name or member_name(op_name, CLIENT_ATTRIBUTES),
         http_method=http.get("method", "POST"),
         request_uri=uri,
         input=input_name,
@@ -366,8 +348,10 @@ def _paginator(
     input_name: str | None,
     output_name: str | None,
 ) -> Paginator | None:
+    problems: list[str] = []
+    bad = problems.append
     if input_name is None or output_name is None:
-        low.problem(f"paginator {op_name}: operation lacks an input or output shape")
+        bad(" operation lacks an input or output shape")
         return None
     in_members = {m.wire: m.py_name for m in shapes[input_name].members}
     out_members = {m.wire: m.py_name for m in shapes[output_name].members}
@@ -380,33 +364,38 @@ def _paginator(
         first = out_members.get(parts[0])
         if first is None:
             return None
-        return ".".join([first, *(py_member_name(p) for p in parts[1:])])
+        return ".".join([first, *(member_name(p, low.classes) for p in parts[1:])])
 
     input_token: list[str] = []
     for tok in _as_tuple(raw.get("input_token")):
         if tok not in in_members:
-            low.problem(f"paginator {op_name}: input_token {tok!r} is not an input member")
+            bad(f" input_token {tok!r} is not an input member")
         else:
             input_token.append(in_members[tok])
     output_token: list[str] = []
     for tok in _as_tuple(raw.get("output_token")):
         path = out_path(tok)
         if path is None:
-            low.problem(f"paginator {op_name}: output_token {tok!r} is not supported")
+            bad(f" output_token {tok!r} is not supported")
         else:
             output_token.append(path)
     if len(input_token) != len(output_token):
-        low.problem(f"paginator {op_name}: input and output tokens differ in number")
+        bad(" input and output tokens differ in number")
     limit = raw.get("limit_key")
     if limit is not None and limit not in in_members:
-        low.problem(f"paginator {op_name}: limit_key {limit!r} is not an input member")
+        bad(f" limit_key {limit!r} is not an input member")
     results = []
     for key in _as_tuple(raw.get("result_key")):
         path = out_path(key)
         if path is None:
-            low.problem(f"paginator {op_name}: result_key {key!r} is not supported")
+            bad(f" result_key {key!r} is not supported")
         else:
             results.append(path)
+    if problems:
+        # A paginator we cannot follow leaves the operation without paginate_<op>(), not the
+        # service refused; the generator says so.
+        low.warn(f"paginator {op_name}: left out ({'; '.join(problems)})")
+        return None
     return Paginator(
         input_token=tuple(input_token),
         output_token=tuple(output_token),

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen import SERVICES
-from codegen.lower import module_name
+from codegen.names import module_name
 from kvs_async import protocol
 
 _SERIALIZER = create_serializer("rest-json", include_validation=False)

@@ -150,9 +150,43 @@ def test_unsupported_constructs_are_named_together() -> None:
     with pytest.raises(ModelError) as info:
         lower("svc", model)
     text = str(info.value)
-    for needle in ("EventStream", "NoSuchShape", "Where", "Weird", "URI label 'Id'"):
+    for needle in ("NoSuchShape", "Where", "Weird", "URI label 'Id'"):
         assert needle in text, needle
-    assert len(info.value.problems) == 5
+    assert len(info.value.problems) == 4
+
+
+def test_event_stream_operations_are_left_out_with_a_warning() -> None:
+    """Event streams are refused per operation (named), the rest of the service generates."""
+    model = {
+        "metadata": {"protocol": "rest-json", "apiVersion": "1"},
+        "operations": {
+            "Subscribe": {
+                "name": "Subscribe",
+                "http": {"method": "POST", "requestUri": "/s"},
+                "output": {"shape": "SubscribeOutput"},
+            },
+            "Ping": {"name": "Ping", "http": {"method": "POST", "requestUri": "/p"}},
+        },
+        "shapes": {
+            "SubscribeOutput": {
+                "type": "structure",
+                "members": {"Events": {"shape": "Events"}},
+                "payload": "Events",
+            },
+            "Events": {
+                "type": "structure",
+                "eventstream": True,
+                "members": {"Tick": {"shape": "Tick"}},
+            },
+            "Tick": {"type": "structure", "members": {}, "event": True},
+        },
+    }
+    service = lower("svc", model)
+    assert list(service.operations) == ["Ping"]
+    assert service.warnings == (
+        "operation Subscribe: left out: SubscribeOutput carries the event stream Events "
+        "(application/vnd.amazon.eventstream is not supported)",
+    )
 
 
 # -- a client generated from a small inline model, against a loopback server ------------------------

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from multidict import CIMultiDict
 
 from codegen import SERVICES
-from codegen.lower import module_name
+from codegen.names import module_name
 from kvs_async import ParamValidationError, protocol
 from kvs_async import kinesis_video_media as media
 
