@@ -81,8 +81,10 @@ RUNTIME_MODULES = frozenset(
 _BUILTINS = frozenset({"bool", "bytes", "dict", "float", "frozenset", "int", "object", "str"})
 
 
-# Fixed, so output does not depend on the Python running the generator (3.12 added "type").
-SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
+# Fixed, so output does not depend on the Python running the generator. 3.12's "type"
+# is left out on purpose: it stays a plain identifier everywhere, and the shipped
+# bindings already have public ``type`` members.
+SOFT_KEYWORDS = frozenset({"_", "case", "match"})
 
 
 def is_reserved(name: str) -> bool:

@@ -19,7 +19,7 @@ from kvs_async import protocol
         ("HITs", "hits"),
         ("Lambda", "lambda_"),
         ("Match", "match_"),  # soft keyword
-        ("Type", "type_"),  # soft keyword
+        ("Type", "type"),  # 3.12's soft keyword stays: a plain identifier, a public name
         ("Str", "str_"),  # a builtin generated code names
         ("Datetime", "datetime_"),  # the module's own import
         ("Self", "self_"),
