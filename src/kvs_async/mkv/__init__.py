@@ -1,4 +1,4 @@
-"""Sans-I/O Matroska for KVS: GetMedia bytes in, typed chunks (or EBML events) out.
+"""Sans-I/O Matroska for KVS: GetMedia bytes in, typed chunks, frame events (or EBML events) out.
 
 Pure and synchronous (no asyncio, no aiohttp): feed it bytes from any source::
 
@@ -10,21 +10,49 @@ Pure and synchronous (no asyncio, no aiohttp): feed it bytes from any source::
 
 A chunk is one fragment: it completes when the Tags element carrying
 AWS_KINESISVIDEO_CONTINUATION_TOKEN (or the AWS_KINESISVIDEO_ERROR_* tags) ends, without waiting
-for the next fragment; without KVS tags (plain MKV) at the next EBML header or at `close()`.
-`close()` raises MkvTruncatedError when the stream stops inside an element or inside a KVS
-fragment whose trailing Tags never came. `b"".join(c.raw for c in chunks)` is the input.
+for the next fragment; without KVS tags before its Cluster (plain MKV) at the next EBML header
+or at `close()` - or, with `ChunkParser(cluster_chunks=True)`, at the end of each Cluster, so
+plain files of any size are read in bounded memory. `close()` raises MkvTruncatedError when the
+stream stops inside an element or inside a KVS fragment whose trailing Tags never came.
+`b"".join(c.raw for c in chunks)` is the input.
 
-Limits (all raise MkvLimitError, a MkvParseError): `max_element_size` (64 MiB: any leaf, e.g.
-a SimpleBlock), `max_buffer_size` (128 MiB: the unfinished chunk plus one element),
-`max_chunk_elements` (1,000,000). `EbmlReader` is the event level (MasterStart/MasterEnd/Leaf);
-`writer` builds KVS-style streams for tests, demos and the emulator.
+Frames as they arrive: `parser.feed_events(data)` returns `list[Chunk | FrameEvent]` in stream
+order: a `FrameEvent(frame, frame_index, fragment_number, server_timestamp, producer_timestamp,
+cluster_timecode_ms, track, chunk_offset)` for each frame as soon as its SimpleBlock/BlockGroup
+is complete (fragment number and timestamps from the KVS tags sent before the Cluster), then
+the fragment's `Chunk`, whose `frames` are the same `Frame` objects (`frame_index` is the
+position there). `close()` is the same for both. Frame and FrameEvent are tuple subclasses:
+typed, immutable, cheap.
+
+Copies: bytes fed as `bytes` (or read-only views of bytes) are kept as they are: a frame's
+`payload` is a read-only view into the piece it arrived in, and `Chunk.raw` is joined from the
+pieces only when first read. Only an element that straddles two fed pieces is joined into a
+buffer of its own, once (`parser.bytes_copied` counts those bytes); pieces under 2 KiB are
+coalesced. Work is linear in the bytes fed whatever the split.
+
+Limits (all raise MkvLimitError, a MkvParseError, at a fixed stream position, so the outcome does
+not depend on the split): `max_element_size` (64 MiB: any leaf, e.g. a SimpleBlock),
+`max_buffer_size` (128 MiB: the bytes one chunk may span; a known-size master or a leaf whose
+declared end lies beyond is refused as soon as its header is read), `max_chunk_elements`
+(1,000,000), `max_chunk_frames` (200,000), `max_objects_per_kib` (64 frames, tags and tracks per
+KiB of the chunk beyond the first 64), `max_depth` (64 nested masters). Errors lose nothing: a
+`feed()` that raises carries the chunks it completed before the error on `exc.chunks`
+(`exc.events` for `feed_events()`); later calls raise the same error again, carrying nothing.
+`EbmlReader` is the event level (MasterStart/MasterEnd/Leaf); `writer` builds KVS-style streams
+for tests, demos and the emulator.
 """
 
 from __future__ import annotations
 
-from .chunks import DEFAULT_MAX_CHUNK_ELEMENTS, Chunk, ChunkParser, Frame, Track, parse_timestamp
+from .chunks import (
+    DEFAULT_MAX_CHUNK_ELEMENTS,
+    DEFAULT_MAX_CHUNK_FRAMES,
+    DEFAULT_MAX_OBJECTS_PER_KIB,
+    ChunkParser,
+)
 from .ebml import (
     DEFAULT_MAX_BUFFER_SIZE,
+    DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_ELEMENT_SIZE,
     ELEMENTS,
     EbmlReader,
@@ -36,11 +64,15 @@ from .ebml import (
     iter_events,
 )
 from .errors import MkvFormatError, MkvLimitError, MkvParseError, MkvTruncatedError
+from .model import Chunk, Frame, FrameEvent, Track, parse_timestamp
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
     "DEFAULT_MAX_CHUNK_ELEMENTS",
+    "DEFAULT_MAX_CHUNK_FRAMES",
+    "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_ELEMENT_SIZE",
+    "DEFAULT_MAX_OBJECTS_PER_KIB",
     "ELEMENTS",
     "Chunk",
     "ChunkParser",
@@ -48,6 +80,7 @@ __all__ = [
     "ElementInfo",
     "Event",
     "Frame",
+    "FrameEvent",
     "Leaf",
     "MasterEnd",
     "MasterStart",

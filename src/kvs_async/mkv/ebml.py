@@ -272,29 +272,46 @@ def element_name(element_id: int) -> str:
     return name if name is not None else f"0x{element_id:X}"
 
 
-class _Core:
-    """Buffer, read position and open-element stack: one EBML element per `_step()`.
+#: Pieces shorter than this are copied into one accumulating buffer instead of being kept one
+#: by one (bounds the per-piece bookkeeping when a caller feeds tiny pieces).
+SMALL_PIECE: Final = 2048
+#: Bytes joined at most to finish an element header that straddles two pieces (ID + size <= 12).
+_HEADER_JOIN: Final = 16
+#: Default bound on open (nested) master elements; Matroska needs about 8.
+DEFAULT_MAX_DEPTH: Final = 64
 
-    Offsets kept in the stack are absolute stream offsets, so the buffer can drop its consumed
-    prefix without touching them. `buf[pos]` is stream offset `base + pos`; `buf[:end]` holds data.
-    The buffer is a bytearray appended to in place; the bytes no longer needed (before `_keep`)
-    are dropped once they are at least half of it, by deleting the prefix (CPython moves the start
-    pointer, and the held bytes at its next reallocation): each byte is moved O(1) times
-    (amortized), whatever the split, and no spare capacity is kept beyond CPython's own.
+
+class _Core:
+    """Current buffer, read position and open-element stack: one EBML element per `_step()`.
+
+    No byte is copied on the common path: each fed piece (bytes, or a read-only view of bytes)
+    is parsed where it lies, `buf[pos]` being stream offset `base + pos`. Only an element that
+    straddles two pieces is joined, once, into a buffer of its own (its header first, then -
+    for a leaf - its payload up to the exact end the header declares), so every byte is joined
+    at most once and the work stays linear whatever the split. Offsets kept in the stack are
+    absolute stream offsets. `_need` is the stream offset up to which the element at `pos` must
+    be joined (0 while its header is incomplete).
     """
 
-    def __init__(self, *, max_element_size: int, max_buffer_size: int) -> None:
-        if max_element_size < 1 or max_buffer_size < 1:
+    def __init__(self, *, max_element_size: int, max_buffer_size: int, max_depth: int) -> None:
+        if max_element_size < 1 or max_buffer_size < 1 or max_depth < 1:
             raise ValueError("limits must be positive")
         self.max_element_size = max_element_size
         self.max_buffer_size = max_buffer_size
-        self._buf = bytearray()
-        self._end = 0  # bytes of _buf in use (all of it)
-        self._keep = 0  # stream offset of the first byte still needed
+        self.max_depth = max_depth
+        self._buf: bytes | memoryview = b""
+        self._view = memoryview(b"")  # read-only view of _buf: frame payloads are its slices
+        self._end = 0  # len(_buf)
         self._base = 0
         self._pos = 0
+        self._need = 0
+        self._carry: list[bytes | memoryview] = []  # the straddling element's bytes so far
+        self._carry_len = 0
+        self._fed = 0  # stream offset after the last byte fed
+        self._joined_bytes = 0  # bytes copied to join straddling elements (instrumentation)
         self._stack: list[StackEntry] = []
         self._elements = 0
+        self._element_cap = INFINITE  # the stepper raises when _elements would pass it
         self._failed: MkvParseError | None = None
         self._closed = False
 
@@ -306,9 +323,12 @@ class _Core:
     def _format_error(self, message: str, offset: int) -> MkvFormatError:
         return MkvFormatError(message, offset=offset, path=self._path())
 
+    def _limit_error(self, message: str, offset: int) -> MkvLimitError:
+        return MkvLimitError(message, offset=offset, path=self._path())
+
     def _check_usable(self) -> None:
         if self._failed is not None:
-            raise self._failed
+            raise self._failed.again()
         if self._closed:
             raise MkvParseError("the parser was closed", offset=self._base + self._pos)
 
@@ -322,12 +342,73 @@ class _Core:
         """Stream offset of the first byte not yet parsed."""
         return self._base + self._pos
 
+    @property
+    def bytes_copied(self) -> int:
+        """Bytes the parser copied so far to join elements that straddled two fed pieces."""
+        return self._joined_bytes
+
+    def _pending(self) -> int:
+        """Bytes fed but not parsed yet (an incomplete element)."""
+        return self._fed - (self._base + self._pos)
+
+    # -- feeding ------------------------------------------------------------------------------
+
+    def _ingest(self, data: bytes | memoryview) -> None:
+        """Parse one fed piece (immutable): finish a straddling element, then the piece itself."""
+        size = len(data)
+        start = self._fed  # stream offset of data[0]
+        self._fed = start + size
+        used = 0
+        while self._carry_len:
+            cstart = self._base + self._pos
+            have = cstart + self._carry_len
+            if self._need:
+                take = min(size - used, self._need - have)
+            else:
+                take = min(size - used, _HEADER_JOIN)
+            if take > 0:
+                self._carry.append(data[used : used + take])
+                self._carry_len += take
+                used += take
+            if (self._need and cstart + self._carry_len < self._need) or take <= 0:
+                return  # wait for more
+            joined = b"".join(self._carry)
+            self._joined_bytes += len(joined)
+            self._carry.clear()
+            self._carry_len = 0
+            self._set_buf(joined, cstart, 0)
+            self._run_buf()
+            if self._pos < self._end:
+                self._carry_from_buf()
+        if used < size or size == 0:
+            self._set_buf(data, start, used)
+            self._run_buf()
+            if self._pos < self._end:
+                self._carry_from_buf()
+
+    def _set_buf(self, data: bytes | memoryview, base: int, pos: int) -> None:
+        self._buf = data
+        self._view = data if isinstance(data, memoryview) else memoryview(data)
+        self._end = len(data)
+        self._base = base
+        self._pos = pos
+        self._need = 0
+
+    def _carry_from_buf(self) -> None:
+        """The element at `pos` is incomplete: keep its bytes (a view, no copy) for the join."""
+        self._carry = [self._view[self._pos : self._end]]
+        self._carry_len = self._end - self._pos
+
+    def _run_buf(self) -> None:
+        raise NotImplementedError
+
     # -- stepping -----------------------------------------------------------------------------
 
     def _step(self) -> tuple[int, StackEntry | int, int, int, int] | None:
         """Read one element header (and a leaf's whole payload) or close one element.
 
-        Returns None when more bytes are needed. Raises MkvFormatError/MkvLimitError.
+        Returns None when more bytes are needed (`_need` says up to where, 0 while the header
+        is incomplete). Raises MkvFormatError/MkvLimitError.
         """
         stack = self._stack
         pos = self._pos
@@ -349,6 +430,7 @@ class _Core:
                 f"element ID longer than 4 bytes (first byte 0x{b0:02X})", abspos
             )
         if pos + idlen >= n:
+            self._need = 0
             return None
         eid = b0 if idlen == 1 else int.from_bytes(buf[pos : pos + idlen], "big")
         s0 = buf[pos + idlen]
@@ -359,6 +441,7 @@ class _Core:
             )
         hend = pos + idlen + slen
         if hend > n:
+            self._need = 0
             return None
         if slen == 1:
             size = s0 & 0x7F
@@ -377,11 +460,14 @@ class _Core:
         kind = _KIND.get(eid)
         hsize = hend - pos
         parent_bound = stack[-1][4] if stack else INFINITE
+        if self._elements >= self._element_cap:
+            self._elements_exceeded(abspos)
         if unknown:
             if kind != MASTER or level < 0:
                 raise self._format_error(
                     f"unknown size on {element_name(eid)}, which is not a master element", abspos
                 )
+            self._check_depth(eid, abspos)
             self._elements += 1
             entry = (eid, abspos, level, -1, parent_bound)
             stack.append(entry)
@@ -395,63 +481,64 @@ class _Core:
                 abspos,
             )
         if kind == MASTER:
+            self._check_depth(eid, abspos)
+            self._check_master(eid, abspos, end)
             self._elements += 1
             entry = (eid, abspos, level, end, end)
             stack.append(entry)
             self._pos = hend
             return (START, entry, hsize, 0, 0)
         if size > self.max_element_size:
-            raise MkvLimitError(
+            raise self._limit_error(
                 f"{element_name(eid)} of {size} bytes is larger than max_element_size "
                 f"({self.max_element_size})",
-                offset=abspos,
-                path=self._path(),
+                abspos,
             )
+        self._check_leaf(eid, abspos, end)
         if hend + size > n:
+            self._need = end
             return None
         self._elements += 1
         self._pos = hend + size
         return (LEAF, eid, abspos, hsize, size)
 
-    # -- buffer -------------------------------------------------------------------------------
-
-    def _append(self, data: bytes | bytearray | memoryview) -> None:
-        buf = self._buf
-        drop = self._keep - self._base
-        if drop and 2 * drop >= self._end:
-            # Deleting a bytearray's prefix moves its start pointer, not its bytes; CPython
-            # moves the rest (held bytes only) at the next reallocation.
-            del buf[:drop]
-            self._base += drop
-            self._pos -= drop
-            self._end -= drop
-        buf += data
-        self._end += len(data)
-
-    def _compact(self, keep_from: int) -> None:
-        """Bytes before stream offset `keep_from` may be dropped (lazily, see `_append`)."""
-        self._keep = keep_from
-
-    def _check_buffer(self, keep_from: int) -> None:
-        held = self._end - (keep_from - self._base)
-        if held > self.max_buffer_size:
-            raise MkvLimitError(
-                f"{held} bytes buffered, more than max_buffer_size ({self.max_buffer_size})",
-                offset=keep_from,
-                path=self._path(),
+    def _check_depth(self, eid: int, offset: int) -> None:
+        if len(self._stack) >= self.max_depth:
+            raise self._limit_error(
+                f"{element_name(eid)} nested {len(self._stack) + 1} deep, deeper than max_depth "
+                f"({self.max_depth})",
+                offset,
             )
 
-    def _piece_size(self) -> int:
-        return max(1, min(8 * 1024 * 1024, self.max_buffer_size // 2))
+    def _check_master(self, eid: int, offset: int, end: int) -> None:
+        """A known-size master is about to open (ChunkParser refuses one it could not hold)."""
+
+    def _check_leaf(self, eid: int, offset: int, end: int) -> None:
+        """A leaf's header is read (ChunkParser checks that its chunk can hold it)."""
+
+    def _elements_exceeded(self, offset: int) -> None:
+        """The element count reached `_element_cap` (ChunkParser raises)."""
+
+    # -- values -------------------------------------------------------------------------------
 
     def _bytes(self, start: int, end: int) -> bytes:
-        """Bytes at stream offsets [start, end) (one copy)."""
+        """Bytes at stream offsets [start, end) of the current buffer (one copy)."""
         base = self._base
-        mv = memoryview(self._buf)
-        try:
-            return mv[start - base : end - base].tobytes()
-        finally:
-            mv.release()
+        return bytes(self._view[start - base : end - base])
+
+
+def _immutable(data: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """What `feed()` may keep without copying: bytes, or a read-only view of bytes."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, memoryview):
+        if data.readonly and isinstance(data.obj, bytes):
+            view = data if data.format == "B" and data.ndim == 1 else data.cast("B")
+            if view.nbytes == len(data.obj):
+                return data.obj
+            return view
+        return data.tobytes()
+    return bytes(data)
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -481,7 +568,7 @@ def decode_value(kind: str, data: bytes, *, offset: int, name: str) -> object:
     return data
 
 
-def decode_float(data: bytes | bytearray, *, offset: int, name: str) -> float:
+def decode_float(data: bytes | bytearray | memoryview, *, offset: int, name: str) -> float:
     if len(data) == 0:
         return 0.0
     if len(data) == 4:
@@ -546,23 +633,27 @@ class EbmlReader(_Core):
         *,
         max_element_size: int = DEFAULT_MAX_ELEMENT_SIZE,
         max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
-        super().__init__(max_element_size=max_element_size, max_buffer_size=max_buffer_size)
+        super().__init__(
+            max_element_size=max_element_size, max_buffer_size=max_buffer_size, max_depth=max_depth
+        )
+        self._out: list[Event] = []
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Parse more bytes; return the events they complete. On an error, `exc.events` holds
+        the events completed before it."""
         self._check_usable()
         out: list[Event] = []
+        self._out = out
         try:
-            mv = memoryview(data).cast("B")
-            step = self._piece_size()
-            for i in range(0, len(mv), step):
-                self._append(mv[i : i + step])
-                self._run(out)
-                self._compact(self._base + self._pos)
-                self._check_buffer(self._base + self._pos)
+            self._ingest(_immutable(data))
         except MkvParseError as exc:
+            exc.events = out
             self._failed = exc
             raise
+        finally:
+            self._out = []
         return out
 
     def close(self) -> list[Event]:
@@ -571,9 +662,9 @@ class EbmlReader(_Core):
         self._closed = True
         out: list[Event] = []
         offset = self._base + self._pos
-        if self._pos < self._end:
+        if self._pending():
             raise MkvTruncatedError(
-                f"stream ended inside an element ({self._end - self._pos} bytes pending)",
+                f"stream ended inside an element ({self._pending()} bytes pending)",
                 offset=offset,
                 path=self._path(),
             )
@@ -598,7 +689,16 @@ class EbmlReader(_Core):
             depth=len(self._stack),
         )
 
-    def _run(self, out: list[Event]) -> None:
+    def _check_leaf(self, eid: int, offset: int, end: int) -> None:
+        if end - offset > self.max_buffer_size:
+            raise self._limit_error(
+                f"{element_name(eid)} of {end - offset} bytes is more than max_buffer_size "
+                f"({self.max_buffer_size})",
+                offset,
+            )
+
+    def _run_buf(self) -> None:
+        out = self._out
         step = self._step
         while (r := step()) is not None:
             kind = r[0]

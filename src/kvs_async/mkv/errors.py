@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self
 
 from ..errors import KvsError
 
 if TYPE_CHECKING:
-    from .chunks import Chunk
+    from .model import Chunk
 
 
 class MkvParseError(KvsError):
@@ -16,14 +16,34 @@ class MkvParseError(KvsError):
 
     `offset` is the absolute stream offset where the problem was found and `path` the names of
     the elements open there, outermost first (for example `("Segment", "Cluster")`).
+
+    Nothing parsed before the error is lost: `chunks` holds the chunks the failing `feed()` (or
+    `close()`) had completed before it, `events` what `feed_events()` had (frame events and
+    chunks, in order). They are carried once: the same error raised again by a later call on
+    the failed parser carries none.
     """
+
+    chunks: list[Chunk]
+    events: list[Any]
 
     def __init__(self, message: str, *, offset: int, path: Sequence[str] = ()) -> None:
         self.message = message
         self.offset = offset
         self.path = tuple(path)
+        self.chunks = []
+        self.events = []
         where = "/".join(self.path) or "top level"
         super().__init__(f"{message} (at byte {offset}, in {where})")
+
+    def again(self) -> Self:
+        """The same error for a later call: same type, message and place, no results carried."""
+        repeat = type(self).__new__(type(self), *self.args)
+        repeat.__dict__.update(self.__dict__)
+        repeat.chunks = []
+        repeat.events = []
+        if isinstance(repeat, MkvTruncatedError):
+            repeat.partial = None
+        return repeat
 
 
 class MkvFormatError(MkvParseError):
@@ -53,4 +73,4 @@ class MkvTruncatedError(MkvParseError):
     ) -> None:
         super().__init__(message, offset=offset, path=path)
         self.partial = partial
-        self.chunks: list[Chunk] = list(chunks)
+        self.chunks = list(chunks)

@@ -11,7 +11,9 @@ __all__ = ["BlockFrames", "parse_block"]
 BlockFrames = tuple[int, int, int, list[tuple[int, int]]]
 
 
-def parse_block(buf: bytes | bytearray, start: int, end: int, base: int) -> BlockFrames:
+def parse_block(
+    buf: bytes | bytearray | memoryview, start: int, end: int, base: int
+) -> BlockFrames:
     """Parse the Block/SimpleBlock payload `buf[start:end]`; spans are `base`-relative offsets."""
     offset = base + start
     if start >= end:
@@ -79,7 +81,7 @@ def parse_block(buf: bytes | bytearray, start: int, end: int, base: int) -> Bloc
     return track, rel, flags, spans
 
 
-def _vint(buf: bytes | bytearray, p: int, end: int, offset: int) -> tuple[int, int]:
+def _vint(buf: bytes | bytearray | memoryview, p: int, end: int, offset: int) -> tuple[int, int]:
     if p >= end:
         raise MkvFormatError("EBML lace size runs past the block", offset=offset)
     n = VINT_LENGTH[buf[p]]
