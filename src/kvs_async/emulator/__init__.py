@@ -22,6 +22,7 @@ from types import TracebackType
 from aiohttp import web
 
 from ..mkv.writer import SourceFragment
+from .archived import ArchivedMedia
 from .controlplane import DEFAULT_ACCOUNT, ApiError, ControlPlane, Wire, invalid
 from .faults import Fault, Faults
 from .feeds import FragmentInfo, MediaFeed
@@ -171,6 +172,7 @@ class Emulator:
             transition_delay=stream_pool_delay,
         )
         self.media: dict[str, StreamMedia] = {}
+        self.archived = ArchivedMedia(self)
         self.live: dict[str, LiveFeed] = {}
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
@@ -472,6 +474,7 @@ class Emulator:
             "ListFragments": self._list_fragments,
             **self.signaling.handlers(),
             **self.storage_sessions.handlers(),
+            **self.archived.operations(),
         }
         self._chime_dispatch = self.pools.handlers()
 

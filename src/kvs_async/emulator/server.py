@@ -152,6 +152,9 @@ class Handler:
         emu = self.emu
         request_id = str(uuid.uuid4())
         raw_path = request.rel_url.raw_path
+        if request.method == "GET" and raw_path.startswith(("/hls/v1/", "/dash/v1/")):
+            return await emu.archived.serve(request, request_id)  # SessionToken, not SigV4
+
         is_put_media = request.method == "POST" and raw_path == "/putMedia"
         query = list(request.rel_url.query.items())
         matched = None if is_put_media else routing.match(request.method, raw_path, query)
@@ -257,6 +260,18 @@ class Handler:
                 return await self.media_call(
                     request, service, op, params, request_id, stream, access_key
                 )
+            if op.name == "GetClip":
+                clip = await emu.archived.get_clip_response(
+                    request, params, {"x-amzn-RequestId": request_id}
+                )
+                self.log_call(
+                    operation=operation,
+                    stream=stream,
+                    status=200,
+                    request_id=request_id,
+                    access_key=access_key,
+                )
+                return clip
             stall = emu.faults.take("stall", operation, stream)
             if stall is not None:
                 await asyncio.sleep(stall.seconds)
