@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from .fleet.checkpoints import Checkpoint, CheckpointStore, FencedCheckpoints
     from .fleet.checkpoints.redis import RedisCheckpoints
     from .fleet.checkpoints.sqlite import SqliteCheckpoints
-    from .fleet.errors import CoordinationError, StaleFenceError
+    from .fleet.discovery import ListStreamsDiscovery
+    from .fleet.errors import CoordinationError, LeaseLostError, StaleFenceError
+    from .fleet.leases import RedisLeases
+    from .fleet.runner import Fleet, HandlerRetry
     from .getmedia import MediaStream, ResumePolicy
     from .media_errors import GetMediaStreamError
 
@@ -50,8 +53,13 @@ _LAZY = {
     "FencedCheckpoints": "fleet.checkpoints",
     "RedisCheckpoints": "fleet.checkpoints.redis",
     "SqliteCheckpoints": "fleet.checkpoints.sqlite",
+    "ListStreamsDiscovery": "fleet.discovery",
     "CoordinationError": "fleet.errors",
+    "LeaseLostError": "fleet.errors",
     "StaleFenceError": "fleet.errors",
+    "RedisLeases": "fleet.leases",
+    "Fleet": "fleet.runner",
+    "HandlerRetry": "fleet.runner",
 }
 
 __all__ = [
@@ -64,12 +72,17 @@ __all__ = [
     "CredentialsError",
     "EndpointResolutionError",
     "FencedCheckpoints",
+    "Fleet",
     "GetMediaStreamError",
+    "HandlerRetry",
     "KvsError",
+    "LeaseLostError",
+    "ListStreamsDiscovery",
     "MediaStream",
     "ParamValidationError",
     "ReadTimeoutError",
     "RedisCheckpoints",
+    "RedisLeases",
     "ResumePolicy",
     "ServiceError",
     "SqliteCheckpoints",

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from .checkpoints import Checkpoint, CheckpointStore, FencedCheckpoints
     from .checkpoints.redis import RedisCheckpoints
     from .checkpoints.sqlite import SqliteCheckpoints
+    from .discovery import ListStreamsDiscovery, StreamDiscovery
     from .errors import CoordinationError, LeaseLostError, StaleFenceError
+    from .leases import Lease, RedisLeases
+    from .runner import Fleet, HandlerRetry
+    from .status import FleetStatus, StreamStatus
 
 _LAZY = {
     "Checkpoint": "checkpoints",
@@ -26,9 +30,17 @@ _LAZY = {
     "FencedCheckpoints": "checkpoints",
     "RedisCheckpoints": "checkpoints.redis",
     "SqliteCheckpoints": "checkpoints.sqlite",
+    "ListStreamsDiscovery": "discovery",
+    "StreamDiscovery": "discovery",
     "CoordinationError": "errors",
     "LeaseLostError": "errors",
     "StaleFenceError": "errors",
+    "Lease": "leases",
+    "RedisLeases": "leases",
+    "Fleet": "runner",
+    "HandlerRetry": "runner",
+    "FleetStatus": "status",
+    "StreamStatus": "status",
 }
 
 __all__ = [
@@ -36,10 +48,18 @@ __all__ = [
     "CheckpointStore",
     "CoordinationError",
     "FencedCheckpoints",
+    "Fleet",
+    "FleetStatus",
+    "HandlerRetry",
+    "Lease",
     "LeaseLostError",
+    "ListStreamsDiscovery",
     "RedisCheckpoints",
+    "RedisLeases",
     "SqliteCheckpoints",
     "StaleFenceError",
+    "StreamDiscovery",
+    "StreamStatus",
 ]
 
 
