@@ -265,7 +265,10 @@ class Emitter:
             f"    endpoint_prefix={svc.endpoint_prefix!r},\n"
             f"    api_version={svc.api_version!r},\n"
             f"    protocol={svc.protocol!r},\n"
-            f"    errors={{\n{errors}    }},\n"
+            + (f"    target_prefix={svc.target_prefix!r},\n" if svc.target_prefix else "")
+            + (f"    json_version={svc.json_version!r},\n" if svc.json_version else "")
+            + ("    query_compatible=True,\n" if svc.query_compatible else "")
+            + f"    errors={{\n{errors}    }},\n"
             "    shapes=SHAPES,\n"
             "    operations=OPERATIONS,\n"
             ")\n"

@@ -93,6 +93,9 @@ class Service:
     full_name: str
     api_version: str
     protocol: str
+    target_prefix: str | None = None  # json only
+    json_version: str | None = None  # json only
+    query_compatible: bool = False  # json only (awsQueryCompatible)
     signing_name: str
     endpoint_prefix: str
     shapes: dict[str, Shape] = field(factory=dict)

@@ -208,8 +208,10 @@ def lower(
     low = _Lowerer(name, model)
     meta = model.get("metadata", {})
     protocol = meta.get("protocol", "")
-    if protocol != "rest-json":
-        low.problem(f"service {name}: protocol {protocol!r} is not supported (rest-json only)")
+    if protocol not in ("rest-json", "json"):
+        low.problem(
+            f"service {name}: protocol {protocol!r} is not supported (rest-json and json only)"
+        )
     shapes: dict[str, Shape] = {}
     ref_payloads: dict[str, str] = {}
     for op_raw in model.get("operations", {}).values():
@@ -248,6 +250,9 @@ def lower(
         full_name=meta.get("serviceFullName", name),
         api_version=meta.get("apiVersion", ""),
         protocol=protocol,
+        target_prefix=meta.get("targetPrefix") if protocol == "json" else None,
+        json_version=(meta.get("jsonVersion") or "1.0") if protocol == "json" else None,
+        query_compatible=protocol == "json" and "awsQueryCompatible" in meta,
         signing_name=meta.get("signingName") or meta.get("endpointPrefix") or name,
         endpoint_prefix=meta.get("endpointPrefix") or name,
         shapes=shapes,

@@ -96,7 +96,10 @@ class ServiceSpec:
     signing_name: str  # SigV4 service name: "kinesisvideo"
     endpoint_prefix: str
     api_version: str
-    protocol: str  # "rest-json"
+    protocol: str  # "rest-json" or "json"
+    target_prefix: str | None = None  # json: X-Amz-Target is "<target_prefix>.<operation>"
+    json_version: str | None = None  # json: Content-Type application/x-amz-json-<version>
+    query_compatible: bool = False  # json: awsQueryCompatible (x-amzn-query-mode/-error)
     errors: Mapping[str, type[ServiceError]] = field(factory=dict)  # wire code -> class
     shapes: Mapping[str, ShapeSpec] = field(factory=dict)
     operations: Mapping[str, OperationSpec] = field(factory=dict)

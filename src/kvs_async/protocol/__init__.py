@@ -1,4 +1,4 @@
-"""The wire protocols (rest-json; more per module) for both ends, driven by the generated shape tables.
+"""The wire protocols (rest-json and json) for both ends, driven by the generated shape tables.
 
 Client side: ``serialize_request``, ``parse_response``, ``parse_streaming_response``,
 ``parse_error``. Server side (the emulator): ``match_operation``, ``decode_request``,
@@ -6,7 +6,8 @@ Client side: ``serialize_request``, ``parse_response``, ``parse_streaming_respon
 
 Modules: ``values`` (scalar wire forms), ``headers`` (header lists), ``documents``
 (JSON values per shape, shared by the JSON protocols), ``errors`` (error codes and
-bodies), ``restjson`` (client plans) and ``restjson_server`` (routing, decoding).
+bodies), ``restjson`` (client plans), ``restjson_server`` (routing, decoding) and
+``awsjson`` (awsJson1_0/1_1, both sides).
 Per service one codec is compiled on first use and reused.
 """
 
@@ -21,12 +22,13 @@ from urllib.parse import unquote
 from .._http import ByteStream, HttpRequest
 from .._model import OperationSpec, ServiceSpec
 from ..errors import ParamValidationError, ServiceError
+from .awsjson import JsonCodec
 from .errors import encode_error
 from .restjson import RestJsonCodec
 from .restjson_server import RestJsonServer, _ungroup
 from .values import parse_timestamp, ts_iso8601, ts_rfc822, ts_unix
 
-Codec = RestJsonCodec
+Codec = RestJsonCodec | JsonCodec
 
 __all__ = [
     "Codec",
@@ -54,15 +56,19 @@ def codec(service: ServiceSpec) -> Codec:
     """The service's compiled codec (built on first use, then reused)."""
     entry = _CODECS.get(id(service))
     if entry is None or entry[0] is not service:
-        entry = (service, RestJsonCodec(service))
+        built: Codec = JsonCodec(service) if service.protocol == "json" else RestJsonCodec(service)
+        entry = (service, built)
         _CODECS[id(service)] = entry
     return entry[1]
 
 
-def _server(service: ServiceSpec) -> RestJsonServer:
+def _server(service: ServiceSpec) -> RestJsonServer | JsonCodec:
+    c = codec(service)
+    if isinstance(c, JsonCodec):
+        return c
     entry = _SERVERS.get(id(service))
     if entry is None or entry[0] is not service:
-        entry = (service, RestJsonServer(codec(service)))
+        entry = (service, RestJsonServer(c))
         _SERVERS[id(service)] = entry
     return entry[1]
 
@@ -125,15 +131,25 @@ def expand_host_prefix(service: ServiceSpec, op: OperationSpec, input: object) -
 
 
 def match_operation(
-    service: ServiceSpec, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
+    service: ServiceSpec,
+    method: str,
+    path: str,
+    *,
+    query: Sequence[tuple[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[OperationSpec, dict[str, str]] | None:
     """The operation a request targets and its decoded URI labels (None when nothing matches).
 
     ``query`` disambiguates operations that share a path and differ by a constant
     query (chime's ``?operation=tag-resource``); without it such constants are
-    not required to be present.
+    not required to be present. json services are routed by the ``X-Amz-Target``
+    header in ``headers``.
     """
     server = _server(service)
+    if isinstance(server, JsonCodec):
+        target = next((v for k, v in (headers or {}).items() if k.lower() == "x-amz-target"), "")
+        op = server.match_target(target) if method.upper() == "POST" else None
+        return (op, {}) if op is not None else None
     found = server.match(method, path, query)
     if found is None and not query:
         for regex, op, _const, _ in server.routes():
@@ -152,7 +168,10 @@ def decode_request(
     body: bytes,
 ) -> Any:
     """The input instance a request carries, validated (ParamValidationError otherwise)."""
-    return _server(service).decode(op, path_labels, query, headers, body)
+    server = _server(service)
+    if isinstance(server, JsonCodec):
+        return server.decode(op, body)
+    return server.decode(op, path_labels, query, headers, body)
 
 
 def encode_response(

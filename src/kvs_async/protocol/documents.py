@@ -33,6 +33,8 @@ class DocumentCodec:
 
     #: Timestamp format in JSON documents when neither member nor shape names one.
     body_timestamp_format = "unixtimestamp"
+    #: json puts every member in the body (rest-json binds some to the path, query, headers).
+    all_members_in_body = False
 
     def __init__(self, service: ServiceSpec) -> None:
         self.service = service
@@ -77,7 +79,7 @@ class DocumentCodec:
             plan = [
                 (m.name, m.key, self.serializer(m.shape, m.timestamp_format))
                 for m in s.members
-                if m.location is None
+                if m.location is None or self.all_members_in_body
             ]
 
             def ser_struct(value: Any) -> dict[str, Any]:
@@ -124,7 +126,7 @@ class DocumentCodec:
             plan = [
                 (m.key, m.name, self.parser(m.shape, m.timestamp_format))
                 for m in s.members
-                if m.location is None
+                if m.location is None or self.all_members_in_body
             ]
             required_none = {m.name: None for m in s.members if m.wire in s.required}
             if s.union:
@@ -175,5 +177,5 @@ class DocumentCodec:
         return [
             (m.key, m.name, self.parser(m.shape, m.timestamp_format))
             for m in shape.members
-            if m.location is None
+            if m.location is None or self.all_members_in_body
         ]

@@ -57,17 +57,33 @@ def error_code(lower_headers: Mapping[str, str], doc: Mapping[str, Any]) -> str:
     return code.split(":", 1)[0].rsplit("#", 1)[-1].strip()
 
 
+def json_error_code(lower_headers: Mapping[str, str], doc: Mapping[str, Any]) -> str:
+    """awsJson: ``__type`` in the body first (botocore ignores the header there), then the
+    header or ``code``; ``x-amzn-query-error`` (``Code;Sender``) wins for query-compatible services."""
+    query_error = lower_headers.get("x-amzn-query-error")
+    if query_error:
+        return query_error.split(";", 1)[0].strip()
+    raw = str(doc.get("__type") or "")
+    if not raw:
+        return error_code(lower_headers, doc)
+    return raw.split(":", 1)[0].rsplit("#", 1)[-1].strip()
+
+
+CodeOf = Callable[[Mapping[str, str], Mapping[str, Any]], str]
+
+
 def build_error(
     service: ServiceSpec,
     status: int,
     headers: Mapping[str, str],
     body: bytes,
     fields_of: FieldParser,
+    code_of: CodeOf = error_code,
 ) -> ServiceError:
     """The modeled exception (its members in ``error.fields``) or a plain ServiceError."""
     lower = {k.lower(): v for k, v in headers.items()}
     doc = error_document(body)
-    code = error_code(lower, doc)
+    code = code_of(lower, doc)
     message = doc.get("message") or doc.get("Message") or doc.get("errorMessage") or ""
     request_id = lower.get("x-amzn-requestid") or lower.get("x-amz-request-id")
     cls = service.errors.get(code)
