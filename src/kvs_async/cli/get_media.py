@@ -190,12 +190,12 @@ class _Progress:
         self.start = start
         self.count = 0
         self.began = self.last = time.monotonic()
-        self._next_note = 2.0
+        self._next_note = 1.0
 
     def chunk(self) -> None:
         self.count += 1
         self.last = time.monotonic()
-        self._next_note = 2.0
+        self._next_note = 1.0
         stream = self.stream
         elapsed = max(self.last - self.began, 1e-9)
         self.status.live(
@@ -219,7 +219,7 @@ class _Progress:
         return f"{what}{extra}{hint}"
 
     async def watch(self) -> None:
-        """Say so while nothing arrives: on a terminal every second, with -v at 2, 4, 8... s."""
+        """Say so while nothing arrives: on a terminal every second, with -v after 1, 2, 4... s."""
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
@@ -245,7 +245,8 @@ async def consume(
 ) -> int:
     """Print each chunk of a MediaStream (and write the media file); returns how many.
 
-    The file is closed (with its duration) however this ends, cancellation included.
+    The file is closed (with its duration) however this ends, cancellation included;
+    when no frame arrived, no file is left.
     """
     from ..mkvfile import MkvFileWriter
 
@@ -269,6 +270,8 @@ async def consume(
         status.clear()
         if writer is not None:
             writer.close()
+            if output is not None and not writer.frames_written:
+                output.unlink(missing_ok=True)  # an empty file is no video: leave none
     return progress.count
 
 
@@ -343,7 +346,8 @@ def _print_summary(
         "continuation_token": token,
         "last_fragment_number": stream.fragment_number,
     }
-    if args.output is not None:
+    written = args.output is not None and args.output.exists()
+    if written:
         summary["output"] = str(args.output)
     if interrupted:
         summary["stopped_by"] = interrupted
@@ -352,8 +356,10 @@ def _print_summary(
         return
     head = "stopped: " if interrupted else ""
     text = f"{head}{count} chunks, {stream.bytes_received} bytes, resumed {stream.resumes} times"
-    if args.output is not None:
+    if written:
         text += f", written to {args.output}"
+    elif args.output is not None:
+        text += f", nothing to write to {args.output}"
     if token:
         text += f"; resume later with --continuation-token {token}"
     else:

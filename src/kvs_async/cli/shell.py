@@ -48,7 +48,11 @@ def load_command(path: str) -> Command:
     return cast(Command, importlib.import_module(path))
 
 
-def build_parser(commands: Mapping[str, str]) -> argparse.ArgumentParser:
+def build_parser(
+    commands: Mapping[str, str], selected: str | None = None
+) -> argparse.ArgumentParser:
+    """The whole parser; with ``selected``, only that command's module is imported (the
+    others get a placeholder), so a run pays for one command's imports, not all."""
     parser = Parser(
         prog="kvs-async",
         description="Typed asyncio client for Amazon Kinesis Video Streams: read streams, "
@@ -60,6 +64,9 @@ def build_parser(commands: Mapping[str, str]) -> argparse.ArgumentParser:
     add_global_arguments(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, path in commands.items():
+        if selected is not None and name != selected:
+            sub.add_parser(name, add_help=False)
+            continue
         command = load_command(path)
         child = sub.add_parser(
             name,
@@ -164,16 +171,18 @@ def parse(
 
 def main_with(commands: Mapping[str, str], argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` against the command table and run the chosen command."""
-    args = parse(build_parser(commands), argv, _prog(argv, commands))
+    selected = _selected(argv, commands)
+    args = parse(build_parser(commands, selected), argv, f"kvs-async {selected or ''}".strip())
     if isinstance(args, int):
         return args
     return run_command(load_command(args._command), args, f"kvs-async {args.command}")
 
 
-def _prog(argv: Sequence[str] | None, commands: Mapping[str, str]) -> str:
+def _selected(argv: Sequence[str] | None, commands: Mapping[str, str]) -> str | None:
+    # Global flags take no values, so the first word that is not a flag names the command.
     words = list(sys.argv[1:] if argv is None else argv)
-    name = next((w for w in words if w in commands), None)
-    return f"kvs-async {name}" if name else "kvs-async"
+    name = next((w for w in words if not w.startswith("-")), None)
+    return name if name in commands else None
 
 
 __all__ = [
