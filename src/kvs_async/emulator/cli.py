@@ -151,7 +151,7 @@ def environment_lines(emu: Emulator) -> list[str]:
 
     The secret is printed only when it is the public test pair's.
     """
-    lines = [f"export AWS_ENDPOINT_URL={emu.url}", f"export AWS_REGION={emu.region}"]
+    lines = [f"export AWS_ENDPOINT_URL={emu.url}", f"export AWS_DEFAULT_REGION={emu.region}"]
     if emu.credentials.secret_key == TEST_SECRET_KEY:
         lines += [
             f"export AWS_ACCESS_KEY_ID={emu.credentials.access_key}",
