@@ -36,7 +36,10 @@ PRIVATE_OPS: dict[str, dict[str, str]] = {
 }
 MIXINS: dict[str, tuple[tuple[str, str], ...]] = {
     "kinesis-video-media": (("getmedia", "GetMediaMixin"),),
-    "kinesis-video-archived-media": (("getmedia", "ArchivedMediaMixin"),),
+    "kinesis-video-archived-media": (
+        ("getmedia", "ArchivedMediaMixin"),
+        ("archive", "ArchiveMixin"),
+    ),
 }
 
 

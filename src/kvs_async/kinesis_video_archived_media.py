@@ -17,6 +17,7 @@ from ._model import PaginatorSpec as _Pg
 from ._model import ServiceSpec as _Svc
 from ._model import ShapeSpec as _S
 from ._paginate import paginate as _paginate
+from .archive import ArchiveMixin
 from .client import BaseClient
 from .errors import ServiceError
 from .getmedia import ArchivedMediaMixin
@@ -1655,7 +1656,7 @@ SERVICE = _Svc(
 )
 
 
-class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, BaseClient):
+class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClient):
     """Async client for Amazon Kinesis Video Streams Archived Media (kinesis-video-archived-media)."""
 
     SERVICE = SERVICE

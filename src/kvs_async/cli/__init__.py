@@ -39,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "get-media": "kvs_async.cli.get_media",
     "emulator": "kvs_async.cli.emulator",
     "demo": "kvs_async.cli.demo",
+    "clip": "kvs_async.archive.clip_command",
+    "images": "kvs_async.archive.images_command",
+    "hls": "kvs_async.archive.hls_command",
 }
 
 
