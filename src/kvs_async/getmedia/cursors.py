@@ -24,6 +24,10 @@ class _Cursor(Protocol):
         """Record a complete chunk; False when it was handed over before."""
         ...
 
+    def handed_over(self, fragment_number: str) -> bool:
+        """Whether that fragment was already handed over whole (its frames are duplicates)."""
+        ...
+
     @property
     def resumable(self) -> bool: ...
 
@@ -64,6 +68,10 @@ class _LiveCursor:
                 start_selector_type="CONTINUATION_TOKEN", continuation_token=self._token
             )
         return self._call(selector)
+
+    def handed_over(self, fragment_number: str) -> bool:
+        number = _fragment_int(fragment_number)
+        return number is not None and self._last is not None and number <= self._last
 
     def accept(self, chunk: Chunk) -> bool:
         number = _fragment_int(chunk.fragment_number)
@@ -125,6 +133,9 @@ class _ListCursor:
 
     def open(self) -> Awaitable[ByteStream]:
         return self._call([f for f in self._wanted if f not in self._seen])
+
+    def handed_over(self, fragment_number: str) -> bool:
+        return fragment_number in self._seen
 
     def accept(self, chunk: Chunk) -> bool:
         number = chunk.fragment_number

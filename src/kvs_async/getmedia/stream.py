@@ -7,13 +7,13 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from ..errors import EndpointConnectionError, KvsError, ServiceError, TransportError
 from ..media_errors import stream_error
-from ..mkv import Chunk, ChunkParser, MkvTruncatedError
+from ..mkv import Chunk, ChunkParser, FrameEvent, MkvParseError, MkvTruncatedError
 from ..retries import UNREACHABLE_MAX_ATTEMPTS, RetryEvent, RetryHook, announce
 from .cursors import _Cursor
 from .policy import ResumePolicy, _pacer
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kvs_async.getmedia")
 _READ_SIZE = 65536
+_Item = Chunk | FrameEvent
 
 
 class MediaStream:
@@ -39,6 +40,9 @@ class MediaStream:
     with ``StartSelector(start_selector_type="CONTINUATION_TOKEN", ...)``),
     ``fragment_number``, ``attempts`` (HTTP calls made), ``resumes`` (calls after
     the first), ``last_error``, ``chunks`` and ``bytes_received``.
+
+    :meth:`frames` reads the same stream frame by frame instead, each frame as
+    soon as its block has arrived; a stream is read one way or the other.
     """
 
     def __init__(
@@ -61,7 +65,12 @@ class MediaStream:
         self._parser_factory = parser_factory
         self._payload: ByteStream | None = None
         self._parser: ChunkParser | None = None
-        self._pending: deque[Chunk] = deque()
+        self._pending: deque[_Item] = deque()
+        self._frames: bool | None = None  # None until the first read picks chunks or frames
+        # The fragment whose frames are being handed over, and how many of them went out:
+        # after a resume the server sends that fragment again from its first frame.
+        self._partial: str | None = None
+        self._partial_next = 0
         self._terminal: BaseException | None = None
         self._done = False
         self._failures = 0
@@ -72,6 +81,7 @@ class MediaStream:
         self.resumes = 0
         self.duplicates = 0
         self.chunks = 0
+        self.frames_delivered = 0
         self.bytes_received = 0
         self.last_error: BaseException | None = None
         self.continuation_token: str | None = None
@@ -90,6 +100,36 @@ class MediaStream:
         return self
 
     async def __anext__(self) -> Chunk:
+        self._mode(frames=False)
+        item = await self._guarded_next()
+        assert isinstance(item, Chunk)
+        return item
+
+    def frames(self) -> AsyncIterator[FrameEvent]:
+        """Frames as they arrive: a :class:`~kvs_async.mkv.FrameEvent` per frame, yielded as
+        soon as its SimpleBlock is complete, not when its whole fragment is.
+
+        Each carries its fragment's number and timestamps and ``frame_index``, its place in
+        the fragment. Exactly once across reconnects, like the chunks: a resumed call starts
+        from the last complete fragment's continuation token, and frames of a fragment that
+        was partly handed over before the drop are skipped by their index. Progress
+        (``continuation_token``, ``chunks``, checkpoints) moves when a fragment's last frame
+        has been handed over and its trailing tags arrived. Call it before reading chunks;
+        ``async with stream`` / :meth:`aclose` close it as they close the chunk iteration.
+        """
+        self._mode(frames=True)
+        return _Frames(self)
+
+    def _mode(self, *, frames: bool) -> None:
+        if self._frames is None:
+            self._frames = frames
+        elif self._frames != frames:
+            raise RuntimeError(
+                "a MediaStream is read either as chunks or with frames(), not both: "
+                "open a second get_media() for the other view"
+            )
+
+    async def _guarded_next(self) -> _Item:
         try:
             return await self._next()
         except StopAsyncIteration:
@@ -101,10 +141,13 @@ class MediaStream:
             self._close_payload()
             raise
 
-    async def _next(self) -> Chunk:
+    async def _next(self) -> _Item:
         if self._checkpointer is not None:
             # Asking for the next chunk means the consumer is done with the previous one.
             await self._checkpointer.advance()
+        ready = self._ready()
+        if ready is not None:  # already parsed: no read, no timer
+            return ready
         if self._idle_timeout is None:
             return await self._step()
         if self._deadline is None:
@@ -122,10 +165,27 @@ class MediaStream:
         self._close_payload()
         return await self._step()
 
-    async def _step(self) -> Chunk:
+    def _ready(self) -> _Item | None:
+        """The next parsed item for the consumer; in frames mode chunks are only recorded."""
+        pending = self._pending
+        while pending:
+            item = pending.popleft()
+            if isinstance(item, Chunk):
+                self._deliver(item)
+                if not self._frames:
+                    return item
+            else:
+                self.frames_delivered += 1
+                if self._idle_timeout is not None:
+                    self._deadline = time.monotonic() + self._idle_timeout
+                return item
+        return None
+
+    async def _step(self) -> _Item:
         while True:
-            if self._pending:
-                return self._deliver(self._pending.popleft())
+            ready = self._ready()
+            if ready is not None:
+                return ready
             if self._terminal is not None:
                 error, self._terminal = self._terminal, None
                 self._done = True
@@ -196,11 +256,24 @@ class MediaStream:
             self._end_of_response()
             return
         self.bytes_received += len(data)
-        self._take(self._parser.feed(data))
+        parser = self._parser
+        try:
+            items: Sequence[_Item] = parser.feed_events(data) if self._frames else parser.feed(data)
+        except MkvParseError as exc:
+            # What was complete before the bad bytes is still handed over, then the error.
+            self._close_payload()
+            self._take(exc.events if self._frames else exc.chunks)
+            if self._terminal is None:
+                self._terminal = exc
+            return
+        self._take(items)
 
-    def _take(self, chunks: list[Chunk]) -> None:
-        """Queue new complete chunks; an error tag ends the stream or triggers a resume."""
-        for chunk in chunks:
+    def _take(self, items: Sequence[_Item]) -> None:
+        """Queue new frames and complete chunks; an error tag ends the stream or resumes."""
+        for chunk in items:
+            if not isinstance(chunk, Chunk):
+                self._take_frame(chunk)
+                continue
             if chunk.error_code is not None or chunk.error_id is not None:
                 last = self._pending[-1].fragment_number if self._pending else None
                 error = stream_error(
@@ -218,10 +291,26 @@ class MediaStream:
             if not self._cursor.accept(chunk):
                 self.duplicates += 1
                 continue
-            self._progress = True
-            self._failures = 0
-            self._empty_sessions = 0
+            self._progressed()
+            self._partial, self._partial_next = None, 0
             self._pending.append(chunk)
+
+    def _take_frame(self, event: FrameEvent) -> None:
+        number = event.fragment_number
+        if number is not None and self._cursor.handed_over(number):
+            return  # a fragment sent again whole after a resume
+        if number != self._partial:
+            self._partial, self._partial_next = number, 0
+        if event.frame_index < self._partial_next:
+            return  # handed over before the connection dropped
+        self._partial_next = event.frame_index + 1
+        self._progressed()
+        self._pending.append(event)
+
+    def _progressed(self) -> None:
+        self._progress = True
+        self._failures = 0
+        self._empty_sessions = 0
 
     def _end_of_response(self) -> None:
         """The server ended the body: keep what is complete, then resume or stop."""
@@ -231,7 +320,7 @@ class MediaStream:
         try:
             tail = parser.close()
         except MkvTruncatedError as exc:
-            tail = list(exc.chunks)
+            tail = exc.chunks
         # A KVS fragment that ended without its trailing Tags is reported truncated by the
         # parser and not taken: the resumed call sends it again in full.
         self._take(tail)
@@ -326,3 +415,23 @@ def _loop_time(deadline: float) -> float:
     """Translate a time.monotonic() deadline to the running loop's clock."""
     loop = asyncio.get_running_loop()
     return loop.time() + (deadline - time.monotonic())
+
+
+class _Frames:
+    """The async iterator :meth:`MediaStream.frames` returns (closing it closes the stream)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: MediaStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> FrameEvent:
+        item = await self._stream._guarded_next()
+        assert isinstance(item, FrameEvent)
+        return item
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
