@@ -26,10 +26,12 @@ from botocore.exceptions import ClientError
 from emulator_testkit import aws_cli, boto
 
 from kvs_async.emulator import Emulator
+from kvs_async.errors import ServiceError
 from kvs_async.kinesis_video_signaling import (
     KinesisVideoSignalingClient,
     ResourceNotFoundException,
 )
+from kvs_async.kinesis_video_webrtc_storage import KinesisVideoWebRTCStorageClient
 
 
 @pytest.fixture
@@ -166,6 +168,9 @@ async def test_the_websocket_checks_its_presigned_url(emu: Emulator) -> None:
             with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
                 await session.ws_connect(url)
             assert exc.value.status == status, url
+    refused = [e for e in emu.log.calls() if e.operation.startswith("ConnectAs")]
+    assert [e.status for e in refused] == [403, 403, 403, 403, 404, 400]
+    assert refused[0].error_code == "InvalidSignatureException"
 
 
 async def test_send_alexa_offer_is_answered_by_the_connected_master(emu: Emulator) -> None:
@@ -338,6 +343,15 @@ async def test_join_storage_session(emu: Emulator) -> None:
     )
     assert code == 0, err
     assert session.joins == 2
+    # Our client finds the WEBRTC endpoint through GetSignalingChannelEndpoint.
+    async with KinesisVideoWebRTCStorageClient(
+        region=emu.region, credentials=emu.credentials, control_endpoint_url=emu.url
+    ) as ours:
+        await ours.join_storage_session_as_viewer(channel_arn=arn, client_id="viewer-b")
+        with pytest.raises(ServiceError) as gone:  # endpoint discovery already finds no channel
+            await ours.join_storage_session(channel_arn=arn.replace("/door/", "/gone/"))
+        assert (gone.value.code, gone.value.status_code) == ("ResourceNotFoundException", 404)
+    assert sorted(session.viewers) == ["viewer-a", "viewer-b"]
 
 
 class _EmptyBodyQueryAuth(SigV4QueryAuth):

@@ -161,6 +161,7 @@ class Emulator:
             region=region,
             secret_for=self.secret_for,
             verify_signatures=lambda: self.verify_signatures,
+            log=self.log,
         )
         self.storage_sessions = StorageSessions(control=self.control, clock=self.clock)
         self.pools = StreamPools(

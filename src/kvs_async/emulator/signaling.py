@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from attrs import define, field
 from ..kinesis_video_signaling import SERVICE as SIGNALING
 from ..signing import SignatureError, verify_presigned
 from .controlplane import ApiError, ControlPlane, Wire, invalid, not_found
+from .requestlog import LogEntry, RequestLog
 from .storage import Clock
 
 SIGNING_NAME = SIGNALING.signing_name
@@ -84,12 +86,14 @@ class SignalingHub:
         region: str,
         secret_for: Callable[[str], str | None],
         verify_signatures: Callable[[], bool],
+        log: RequestLog,
     ) -> None:
         self.control = control
         self.clock = clock
         self.region = region
         self.secret_for = secret_for
         self.verify_signatures = verify_signatures
+        self.log = log
         self.turn_host = turn_host
         self.turn_port = 3478
         #: The TURN REST API shared secret; never logged or returned.
@@ -152,7 +156,8 @@ class SignalingHub:
         expiry = int(self.clock.now()) + ICE_TTL_SECONDS
         username = f"{expiry}:{user}"
         digest = hmac.new(self.turn_secret.encode(), username.encode(), hashlib.sha1).digest()
-        hostport = f"{self.turn_host}:{self.turn_port}"
+        host = f"[{self.turn_host}]" if ":" in self.turn_host else self.turn_host
+        hostport = f"{host}:{self.turn_port}"
         return {
             "IceServerList": [
                 {
@@ -249,6 +254,8 @@ class SignalingHub:
         query = request.rel_url.query
         arn = query.get("X-Amz-ChannelARN", "")
         client = query.get("X-Amz-ClientId")
+        operation = "ConnectAsMaster" if client is None else "ConnectAsViewer"
+        request_id = str(uuid.uuid4())
         try:
             self._verify(request)
             channel = self.control.channel({"ChannelARN": arn}) if arn else None
@@ -257,9 +264,11 @@ class SignalingHub:
             if client is not None and not _ID.fullmatch(client):
                 raise invalid(f"X-Amz-ClientId {client[:80]!r} must match [a-zA-Z0-9_.-]{{1,256}}.")
         except ApiError as exc:
-            return _error(exc)
+            self._log(operation, exc.status, request_id, exc.code)
+            return _error(exc, request_id)
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0)
         await ws.prepare(request)
+        self._log(operation, 101, request_id, None)
         self._sockets.add(ws)
         state = self.state(channel["ChannelARN"])
         previous = state.master if client is None else state.viewers.get(client)
@@ -292,6 +301,19 @@ class SignalingHub:
                     state.expired.add(client)
             self._expired.discard(ws)
         return ws
+
+    def _log(self, operation: str, status: int, request_id: str, code: str | None) -> None:
+        self.log.add(
+            LogEntry(
+                kind="call",
+                time=self.clock.now(),
+                operation=operation,
+                stream=None,
+                status=status,
+                request_id=request_id,
+                error_code=code,
+            )
+        )
 
     async def _expire(self, ws: web.WebSocketResponse) -> None:
         self._expired.add(ws)
@@ -372,10 +394,11 @@ def _check_payload(payload: Any, name: str) -> str:
     return payload
 
 
-def _error(exc: ApiError) -> web.Response:
+def _error(exc: ApiError, request_id: str) -> web.Response:
     body = json.dumps({"__type": exc.code, "message": exc.message}).encode()
-    return web.Response(
-        status=exc.status,
-        body=body,
-        headers={"x-amzn-ErrorType": exc.code, "Content-Type": "application/json"},
-    )
+    headers = {
+        "x-amzn-ErrorType": exc.code,
+        "x-amzn-RequestId": request_id,
+        "Content-Type": "application/json",
+    }
+    return web.Response(status=exc.status, body=body, headers=headers)
