@@ -418,3 +418,23 @@ def test_presigned_urls_expire_and_name_their_scope() -> None:
     }
     with pytest.raises(SignatureError, match="does not match"):
         verify_presigned(now=now, **tampered)
+
+
+async def test_messages_kept_for_an_absent_master_are_bounded(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kvs_async.emulator import signaling
+
+    monkeypatch.setattr(signaling, "MAX_PENDING", 3)
+    arn, endpoints = await make_channel(emu)
+    async with aiohttp.ClientSession() as session:
+        viewer = await session.ws_connect(presign(emu, endpoints["WSS"], arn, "chatty"))
+        for n in range(6):
+            await viewer.send_str(envelope("ICE_CANDIDATE", {"n": n}))
+        await asyncio.sleep(0.05)
+        assert len(emu.signaling.channels[arn].to_master) == 3
+        master = await session.ws_connect(presign(emu, endpoints["WSS"], arn))
+        got = [payload_of(await receive(master)) for _ in range(3)]
+        assert got == [{"n": 3}, {"n": 4}, {"n": 5}]
+        await master.close()
+        await viewer.close()

@@ -51,6 +51,8 @@ ICE_TTL_SECONDS = 300
 #: How long a connection lives before the service closes it (KVS: 45 minutes).
 SESSION_SECONDS = 45 * 60.0
 MAX_MESSAGE_BYTES = 64 * 1024
+#: Messages kept per channel for a master that is not connected.
+MAX_PENDING = 1000
 
 
 @define(slots=True, kw_only=True, eq=False)
@@ -221,6 +223,7 @@ class SignalingHub:
         state.to_master.append(
             _Pending(expires_at=now + self.ttl(channel), sender=sender, event=event)
         )
+        del state.to_master[:-MAX_PENDING]  # bounded: the oldest give way
 
     async def _flush(self, state: ChannelState, ws: web.WebSocketResponse) -> None:
         now = self.clock.now()
