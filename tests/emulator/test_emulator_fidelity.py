@@ -155,3 +155,21 @@ async def test_operations_not_emulated_answer_a_code_their_model_defines(emu: Em
 async def test_unknown_paths_are_404_unknown_operation(emu: Emulator) -> None:
     status, headers, _ = await send(emu, "GET", "/no/such/operation")
     assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
+
+
+async def test_chime_refusals_use_chime_codes() -> None:
+    """The emulator's shared throttle, size and failure answers in chime's own terms."""
+    path = "/media-pipeline-kinesis-video-stream-pools"
+    async with Emulator(max_requests_per_second=2, max_body_bytes=100) as emu:
+        emu.global_limiter.window = 60.0
+        emu.faults.http_500(operation="ListMediaPipelineKinesisVideoStreamPools")
+        answers = []
+        for body in (b"", b"{" + b" " * 200 + b"}", b"", b""):
+            status, headers, resp = await send(emu, "GET", path, body, service="chime")
+            answers.append((status, headers["x-amzn-ErrorType"], json.loads(resp)["Message"]))
+    assert [a[:2] for a in answers] == [
+        (500, "ServiceFailureException"),
+        (413, "BadRequestException"),
+        (429, "ThrottledClientException"),
+        (429, "ThrottledClientException"),
+    ]
