@@ -208,6 +208,8 @@ class RetryEvent:
             kind = "throttled" if error.throttling else f"HTTP {error.status_code}"
             return f"{error.code} ({kind})" if error.status_code or error.throttling else error.code
         text = str(error) or type(error).__name__
+        # "GET host/path failed at the connection level: <aiohttp's details>": the first part.
+        text = text.split(": ", 1)[0] if "failed at the connection level" in text else text
         return f"{text} at {self.url}" if self.url and self.url not in text else text
 
     def __str__(self) -> str:
