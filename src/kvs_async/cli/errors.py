@@ -102,21 +102,19 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def _translate_param_text(text: str) -> str:
-    # The library speaks Python parameters; the CLI speaks flags and environment variables.
-    return text.replace(
-        "pass region=, set AWS_REGION or AWS_DEFAULT_REGION, or set a region in the profile",
-        "pass --region or set AWS_REGION (for the local emulator: the region "
-        "`kvs-async emulator` prints)",
-    )
-
-
 def explain(exc: BaseException, *, endpoint: str | None = None) -> CliError | None:
     """The one-line form of a library or OS error, or ``None`` for a bug (an internal error)."""
     if isinstance(exc, CliError):
         return exc
     if isinstance(exc, EndpointResolutionError):
-        return UsageError(_translate_param_text(str(exc)))
+        # The library speaks Python parameters (region=); the CLI speaks flags and variables.
+        if "no region" in str(exc):
+            return UsageError(
+                "no AWS region given",
+                "pass --region or set AWS_REGION (for the local emulator: export the lines "
+                "`kvs-async emulator` prints)",
+            )
+        return UsageError(str(exc), "check --region and --endpoint-url")
     if isinstance(exc, CredentialsError):
         if str(exc).startswith("no AWS credentials found"):
             return UsageError("no AWS credentials found", _CREDENTIALS_FIX)
