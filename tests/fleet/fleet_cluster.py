@@ -1,4 +1,4 @@
-"""Fleet worker processes (``python -m kvs_async.fleet.cli``) around one emulator and Redis.
+"""Fleet worker processes (``kvs-async consume``, as ``python -m kvs_async.cli consume``) around one emulator and Redis.
 
 The emulator runs in the test's event loop (live feeds, streams created and deleted
 mid-run); each worker is a real process, signalled with SIGKILL/SIGSTOP/SIGCONT/SIGTERM.
@@ -67,7 +67,8 @@ class Cluster:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "kvs_async.fleet.cli",
+            "kvs_async.cli",
+            "consume",
             "--prefix",
             "cam-",
             "--refresh",

@@ -2,33 +2,34 @@
 
 Every process started with the same ``--consumer`` and ``--redis`` shares the streams:
 each is read by one worker at a time, from its checkpoint, and a dead worker's
-streams move to the others after ``--ttl`` seconds.
+streams move to the others after ``--ttl`` seconds. Follows the CLI's conventions
+(:mod:`kvs_async.cli`): SIGINT/SIGTERM cancel :func:`run`, the worker leaves cleanly
+(handlers finish, leases are released; exit 130/143), errors are one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
 import os
-import signal
 import sys
 import time
-from collections.abc import Sequence
 from typing import IO, Any
 
-from ..errors import KvsError
+from ..cli.errors import CommandError, UsageError
+from ..cli.options import add_client_arguments, positive_float, positive_int
 from .errors import CoordinationError
 from .logs import JsonLogFormatter
 
-__all__ = ["add_arguments", "main", "run"]
+__all__ = ["DESCRIPTION", "HELP", "add_arguments", "run"]
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_CHECKPOINTS = "kvs-async-checkpoints.sqlite3"
 
+HELP = "read many streams with a fleet of workers (leases on Redis, checkpoints)"
 DESCRIPTION = """\
 Read many streams with a fleet of workers coordinated through Redis: run this command on
 every machine (same --consumer and --redis). Streams come from the command line or from
@@ -36,6 +37,11 @@ ListStreams (--prefix, --tag), refreshed every --refresh seconds. Each chunk goe
 --handler MODULE:FUNCTION (async def handler(stream_name, chunk)); without one, a line
 per chunk is printed. Positions are saved in --checkpoints (a SQLite file for one host,
 a redis:// URL for many). --status prints who holds what and exits.
+
+The worker logs what it does (streams acquired, released, lost; retries; Redis outages)
+on stderr, as JSON lines with --json; on a terminal it shows a live status line instead
+(and the events with -v). Ctrl-C or SIGTERM: handlers finish, positions are saved,
+leases are released, exit 130 / 143.
 """
 
 
@@ -46,20 +52,8 @@ def _tag(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``kvs-async consume``."""
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("streams", nargs="*", metavar="STREAM", help="streams to read")
     parser.add_argument("--prefix", help="read every stream whose name starts with this")
     parser.add_argument(
@@ -68,11 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_tag,
         default=[],
         metavar="KEY=VALUE",
-        help="with --prefix: only streams with this tag; repeatable",
+        help="only streams with this tag (with --prefix, or alone for all names); repeatable",
     )
     parser.add_argument(
         "--refresh",
-        type=_positive,
+        type=positive_float,
         default=30.0,
         help="seconds between ListStreams refreshes (default: %(default)s)",
     )
@@ -98,10 +92,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where a stream without a checkpoint starts (default: %(default)s)",
     )
     parser.add_argument(
-        "--ttl", type=_positive, default=10.0, help="lease TTL in seconds (default: %(default)s)"
+        "--ttl",
+        type=positive_float,
+        default=10.0,
+        help="lease TTL: how soon a dead worker's streams move on (default: %(default)s s)",
     )
     parser.add_argument(
-        "--retries", type=int, default=3, help="handler attempts per chunk (default: %(default)s)"
+        "--retries",
+        type=positive_int,
+        default=3,
+        help="handler attempts per chunk before it is reported and skipped (default: 3)",
     )
     parser.add_argument("--worker-id", help="this worker's name (default: HOST-PID)")
     parser.add_argument(
@@ -109,19 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--status-interval",
-        type=_positive,
+        type=positive_float,
         default=None,
-        help="while running, report this worker's status every N seconds",
+        help="off a terminal, print this worker's status every N seconds (default: never)",
     )
-    parser.add_argument("--json", action="store_true", help="JSON lines (output, logs, status)")
-    group = parser.add_argument_group("AWS connection (default: the usual AWS environment)")
-    group.add_argument("--region", help="AWS region (else AWS_REGION / the profile's region)")
-    group.add_argument("--profile", help="named profile from ~/.aws/config")
-    group.add_argument("--endpoint-url", help="control-plane endpoint (e.g. a local emulator)")
-
-
-class UsageError(Exception):
-    """A bad flag combination: one line on stderr, exit code 2."""
+    add_client_arguments(parser)
 
 
 def _load_handler(spec: str) -> Any:
@@ -131,7 +123,9 @@ def _load_handler(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"--handler: cannot import {module_name!r}: {exc}") from None
+        raise UsageError(
+            f"--handler: cannot import {module_name!r}: {exc}", "check PYTHONPATH"
+        ) from None
     handler = getattr(module, attr, None)
     if handler is None or not callable(handler):
         raise UsageError(f"--handler: {module_name!r} has no callable {attr!r}")
@@ -171,53 +165,69 @@ def _checkpoints(spec: str) -> Any:
     return SqliteCheckpoints(spec.removeprefix("sqlite:"))
 
 
-def _log_to_stderr(as_json: bool) -> None:
+def _log_to_stderr(as_json: bool, verbose: int) -> logging.Handler:
+    """Fleet events on stderr: all of them off a terminal or with -v, else warnings only."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonLogFormatter() if as_json else logging.Formatter("%(asctime)s %(message)s")
     )
     logger = logging.getLogger("kvs_async.fleet")
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    quiet = sys.stderr.isatty() and not verbose
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
+    return handler
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Run a worker until SIGINT (130) / SIGTERM (143), or print ``--status`` (0)."""
-    try:
-        if args.status:
-            return await _show_status(args)
-        return await _work(args)
-    except UsageError as exc:
-        print(f"kvs-async consume: {exc}", file=sys.stderr)
-        return 2
-    except (KvsError, OSError, ValueError) as exc:
-        print(f"kvs-async consume: {exc}", file=sys.stderr)
-        return 1
+    """Run a worker until cancelled (SIGINT/SIGTERM), or print ``--status``."""
+    if args.status:
+        return await _show_status(args)
+    return await _work(args)
 
 
-async def _work(args: argparse.Namespace) -> int:
-    from ..kinesis_video_media import StartSelector
+def _discovery(args: argparse.Namespace) -> Any:
     from .discovery import ListStreamsDiscovery
-    from .leases import RedisLeases
-    from .runner import Fleet, HandlerRetry
 
     if args.streams and (args.prefix is not None or args.tag):
         raise UsageError("give STREAM names or --prefix/--tag, not both")
-    if args.tag and args.prefix is None:
-        args.prefix = ""
-    if not args.streams and args.prefix is None:
-        raise UsageError("name the streams to read, or --prefix PREFIX (--prefix '' for all)")
-    if args.retries < 1:
-        raise UsageError(f"--retries must be at least 1, got {args.retries}")
-    handler = _load_handler(args.handler) if args.handler else _printer(args.json, sys.stdout)
-    _log_to_stderr(args.json)
+    if args.streams:
+        return list(args.streams)
+    if args.prefix is None and not args.tag:
+        raise UsageError(
+            "no streams to read", "name them, or pass --prefix PREFIX (--prefix '' for all)"
+        )
+    return ListStreamsDiscovery(args.prefix or "", tags=dict(args.tag), interval=args.refresh)
+
+
+async def _leases(args: argparse.Namespace) -> Any:
+    from .leases import RedisLeases
+
     leases = RedisLeases(args.redis, ttl=args.ttl)
-    await leases.ping()  # a wrong --redis fails now, with one line, not after the first round
+    try:
+        await leases.ping()  # a wrong --redis fails now, in one line, not after a round
+    except CoordinationError as exc:
+        await leases.close()
+        raise CommandError(str(exc), "is redis-server running there? check --redis") from exc
+    return leases
+
+
+async def _work(args: argparse.Namespace) -> int:
+    from ..cli.clients import client_kwargs
+    from ..kinesis_video_media import KinesisVideoMediaClient, StartSelector
+    from ..kinesisvideo import KinesisVideoClient
+    from .runner import Fleet, HandlerRetry
+
+    as_json = bool(getattr(args, "json", False))
+    streams = _discovery(args)
+    handler = _load_handler(args.handler) if args.handler else _printer(as_json, sys.stdout)
+    leases = await _leases(args)
+    log_handler = _log_to_stderr(as_json, int(getattr(args, "verbose", 0) or 0))
     store = _checkpoints(args.checkpoints)
+    client = KinesisVideoMediaClient(**client_kwargs(KinesisVideoMediaClient, args))
+    control = KinesisVideoClient(**client_kwargs(KinesisVideoClient, args))
     fleet = Fleet(
-        streams=args.streams
-        or ListStreamsDiscovery(args.prefix, tags=dict(args.tag), interval=args.refresh),
+        streams=streams,
         handler=handler,
         leases=leases,
         checkpoints=store,
@@ -225,60 +235,51 @@ async def _work(args: argparse.Namespace) -> int:
         start_selector=StartSelector(start_selector_type=args.start),
         retry=HandlerRetry(attempts=args.retries),
         worker_id=args.worker_id,
-        region=args.region,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
+        client=client,
+        control=control,
     )
-    received: list[int] = []
-    stopping: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        stopping.add(loop.create_task(fleet.stop()))
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, on_signal, signum)
-    reporter = (
-        loop.create_task(_report(fleet, args.status_interval, args.json))
-        if args.status_interval
-        else None
-    )
+    reporter = asyncio.create_task(_report(fleet, args.status_interval, as_json))
     try:
-        await fleet.run()
+        await fleet.run()  # until SIGINT/SIGTERM cancel us; run() then leaves cleanly
     finally:
-        if reporter is not None:
-            reporter.cancel()
+        reporter.cancel()
+        logging.getLogger("kvs_async.fleet").removeHandler(log_handler)
+        await client.close()
+        await control.close()
         await store.close()
         await leases.close()
-    if received:
-        return 128 + received[0]
     return 0
 
 
-async def _report(fleet: Any, interval: float, as_json: bool) -> None:
-    tty = sys.stderr.isatty() and not as_json
+async def _report(fleet: Any, interval: float | None, as_json: bool) -> None:
+    """A live status line on a terminal; off one, a status record every ``interval``."""
+    tty = sys.stderr.isatty()
+    if not tty and interval is None:
+        return
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(0.5 if tty else interval or 1.0)
         status = fleet.status()
-        if as_json:
+        if tty:
+            print("\r\x1b[2K" + _status_line(status), file=sys.stderr, end="", flush=True)
+        elif as_json:
             print(json.dumps({"status": status.as_dict()}, default=str), file=sys.stderr)
-            continue
-        lags = [s.lag_seconds for s in status.held if s.lag_seconds is not None]
-        line = (
-            f"{status.worker}: {len(status.held)}/{status.target} streams of "
-            f"{status.known_streams}, {status.workers} workers"
-        )
-        if lags:
-            line += f", max lag {max(lags):.1f}s"
-        print(("\r\x1b[2K" + line) if tty else line, file=sys.stderr, end="" if tty else "\n")
+        else:
+            print(_status_line(status), file=sys.stderr)
+
+
+def _status_line(status: Any) -> str:
+    lags = [s.lag_seconds for s in status.held if s.lag_seconds is not None]
+    line = (
+        f"{status.worker}: {len(status.held)}/{status.target} streams of "
+        f"{status.known_streams}, {status.workers} workers"
+    )
+    if lags:
+        line += f", max lag {max(lags):.1f}s"
+    return line
 
 
 async def _show_status(args: argparse.Namespace) -> int:
-    from .leases import RedisLeases
-
-    leases = RedisLeases(args.redis, ttl=args.ttl)
+    leases = await _leases(args)
     leases.bind(args.consumer, "status-view")
     store = _checkpoints(args.checkpoints)
     try:
@@ -289,7 +290,7 @@ async def _show_status(args: argparse.Namespace) -> int:
         )
         holders = await leases.holders(streams)
     except CoordinationError as exc:
-        raise CoordinationError(f"{exc} (is --redis right?)") from exc
+        raise CommandError(str(exc), "is redis-server running there? check --redis") from exc
     finally:
         await store.close()
         await leases.close()
@@ -319,7 +320,7 @@ async def _show_status(args: argparse.Namespace) -> int:
         },
         "streams": rows,
     }
-    if args.json:
+    if getattr(args, "json", False):
         print(json.dumps(summary))
         return 0
     print(f"consumer {args.consumer}: {len(workers)} workers, {len(rows)} streams")
@@ -334,18 +335,3 @@ async def _show_status(args: argparse.Namespace) -> int:
             f"  resumes {row['resumes'] if row['resumes'] is not None else '-'}"
         )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kvs_async.fleet.cli``: the same as ``kvs-async consume``."""
-    parser = argparse.ArgumentParser(prog="kvs-async consume")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return asyncio.run(run(args))
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
