@@ -12,12 +12,15 @@ import pytest
 from cli_testkit import clean_env, emulator_env, run_cli
 from conftest import MKV_DIR
 
+from kvs_async.cli import main
 from kvs_async.emulator import Emulator
 
 CLUSTERS = MKV_DIR / "clusters.mkv"
 
-# (argv, exit code, words the one stderr line must contain). Placeholders: {tmp} a fresh
-# directory, {file} a plain file in it, {notmkv} a text file, {busy} a port in use.
+# (argv, exit code, words the one stderr line must contain). Refused by argparse: run
+# in-process through kvs_async.cli.main (the real entry point, without a process per case). Placeholders: {tmp} a fresh
+# directory, {file} a plain file in it, {notmkv} a text file, {truncated} / {garbled} broken
+# Matroska, {busy} a port in use.
 PARSE_CASES: list[tuple[list[str], int, list[str]]] = [
     # top level
     ([], 2, ["required: COMMAND"]),
@@ -39,28 +42,16 @@ PARSE_CASES: list[tuple[list[str], int, list[str]]] = [
     (["get-media", "cam", "--timestamp", "-5"], 2, ["--timestamp", ">= 0"]),
     (["get-media", "cam", "--fragment-number", "12a"], 2, ["--fragment-number"]),
     (["get-media", "cam", "--continuation-token", "a b"], 2, ["--continuation-token"]),
-    (["get-media", "cam", "--start", "FRAGMENT_NUMBER"], 2, ["needs --fragment-number"]),
-    (["get-media", "cam", "--start", "SERVER_TIMESTAMP"], 2, ["needs --timestamp"]),
-    (["get-media", "cam", "--start", "CONTINUATION_TOKEN"], 2, ["needs --continuation-token"]),
-    (["get-media", "cam", "--start", "NOW", "--fragment-number", "1"], 2, ["does not go"]),
     (["get-media", "cam", "--output", "/nonexistent/x.mkv"], 2, ["--output", "does not exist"]),
     (["get-media", "cam", "--output", "{tmp}"], 2, ["--output", "is a directory"]),
     (["get-media", "cam", "--endpoint-url", "127.0.0.1:4567"], 2, ["http://127.0.0.1:4567"]),
     (["get-media", "cam", "--endpoint-url", "ftp://127.0.0.1"], 2, ["--endpoint-url"]),
     (["get-media", "cam", "--endpoint-url", "http://"], 2, ["--endpoint-url"]),
     (["get-media", "cam", "--endpoint-url", "http://h:1/x?y"], 2, ["without a path"]),
-    (["get-media", "cam one"], 2, ["not a valid stream name"]),
-    (["get-media", "--arn", "cam"], 2, ["not a stream ARN"]),
-    (["get-media", "cam", "--profile", "nope"], 2, ["--profile nope", "no such profile"]),
     # emulator
     (["emulator", "--port", "70000"], 2, ["--port", "65535"]),
     (["emulator", "--port", "-1"], 2, ["--port"]),
     (["emulator", "--port", "http"], 2, ["--port", "port number"]),
-    (["emulator", "--port", "{busy}"], 1, ["already in use", "--port"]),
-    (["emulator", "--host", "192.0.2.1"], 2, ["cannot listen on 192.0.2.1", "--host"]),
-    (["emulator", "--data-dir", "{file}"], 2, ["--data-dir", "file exists"]),
-    (["emulator", "--data-dir", "{file}/sub"], 2, ["--data-dir", "not a directory"]),
-    (["emulator", "--data-dir", "/proc/kvs"], 2, ["--data-dir"]),
     (["emulator", "--load", "cam one={clusters}"], 2, ["--load", "no spaces"]),
     (["emulator", "--load", "cam={notmkv}"], 2, ["--load", "not a Matroska"]),
     (["emulator", "--load", "cam=/nonexistent.mkv"], 2, ["--load", "no such file"]),
@@ -71,7 +62,6 @@ PARSE_CASES: list[tuple[list[str], int, list[str]]] = [
     (["emulator", "--idle-timeout", "0"], 2, ["--idle-timeout"]),
     (["emulator", "--edge-sync-delay", "-1"], 2, ["--edge-sync-delay", ">= 0"]),
     (["emulator", "--getmedia-calls-per-second", "0"], 2, ["--getmedia-calls-per-second"]),
-    (["emulator", "--access-key", "AKIDONLY"], 2, ["both"]),
     # demo
     (["demo", "--fragments", "0"], 2, ["--fragments"]),
     (["demo", "--faults", "-1"], 2, ["--faults", ">= 0"]),
@@ -80,6 +70,27 @@ PARSE_CASES: list[tuple[list[str], int, list[str]]] = [
     # global flags after the subcommand are accepted (and still refuse bad values)
     (["get-media", "cam", "-v", "--max-chunks", "0"], 2, ["--max-chunks"]),
     (["-v", "--debug", "get-media", "cam", "--json", "--max-chunks", "0"], 2, ["--max-chunks"]),
+]
+
+
+# Cases that get past argparse into the command's run (an event loop, a server, files):
+# run as real processes.
+RUN_CASES: list[tuple[list[str], int, list[str]]] = [
+    (["get-media", "cam", "--start", "FRAGMENT_NUMBER"], 2, ["needs --fragment-number"]),
+    (["get-media", "cam", "--start", "SERVER_TIMESTAMP"], 2, ["needs --timestamp"]),
+    (["get-media", "cam", "--start", "CONTINUATION_TOKEN"], 2, ["needs --continuation-token"]),
+    (["get-media", "cam", "--start", "NOW", "--fragment-number", "1"], 2, ["does not go"]),
+    (["get-media", "cam one"], 2, ["not a valid stream name"]),
+    (["get-media", "--arn", "cam"], 2, ["not a stream ARN"]),
+    (["get-media", "cam", "--profile", "nope"], 2, ["--profile nope", "no such profile"]),
+    (["emulator", "--port", "{busy}"], 1, ["already in use", "--port"]),
+    (["emulator", "--host", "192.0.2.1"], 2, ["cannot listen on 192.0.2.1", "--host"]),
+    (["emulator", "--data-dir", "{file}"], 2, ["--data-dir", "file exists"]),
+    (["emulator", "--data-dir", "{file}/sub"], 2, ["--data-dir", "not a directory"]),
+    (["emulator", "--data-dir", "/proc/kvs"], 2, ["--data-dir"]),
+    (["emulator", "--load", "cam={truncated}"], 2, ["--load cam=", "not a usable Matroska"]),
+    (["emulator", "--live", "cam={garbled}"], 2, ["--live cam=", "not a usable Matroska"]),
+    (["emulator", "--access-key", "AKIDONLY"], 2, ["both"]),
 ]
 
 
@@ -103,29 +114,57 @@ def assert_one_line(code: int, out: str, err: str, want_code: int, words: list[s
         assert word in lines[0], (word, lines[0])
 
 
-async def test_bad_inputs_end_in_one_line_and_an_exit_code(tmp_path: Path, busy_port: int) -> None:
+@pytest.fixture
+def names(tmp_path: Path, busy_port: int) -> dict[str, str]:
     file = tmp_path / "plain"
     file.write_text("x")
     notmkv = tmp_path / "notes.mkv"
     notmkv.write_text("hello, this is not video\n" * 400)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_env(home, AWS_EC2_METADATA_DISABLED="true")
-    names = {
+    truncated = tmp_path / "truncated.mkv"
+    truncated.write_bytes(CLUSTERS.read_bytes()[:3000])
+    garbled = tmp_path / "garbled.mkv"
+    garbled.write_bytes(b"\x1a\x45\xdf\xa3" + b"garbage" * 10)
+    return {
         "tmp": str(tmp_path),
         "file": str(file),
         "notmkv": str(notmkv),
         "busy": str(busy_port),
         "clusters": str(CLUSTERS),
+        "truncated": str(truncated),
+        "garbled": str(garbled),
     }
+
+
+def test_flags_refused_by_argparse(
+    names: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, want, words in PARSE_CASES:
+        code = main([a.format(**names) for a in argv])
+        captured = capsys.readouterr()
+        try:
+            assert_one_line(
+                code, captured.out, captured.err, want, [w.format(**names) for w in words]
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"kvs-async {' '.join(argv)}: {exc}") from None
+
+
+async def test_bad_inputs_end_in_one_line_and_an_exit_code(
+    tmp_path: Path, names: dict[str, str]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home, AWS_EC2_METADATA_DISABLED="true")
     sem = asyncio.Semaphore(2)
+    # Two of the parse cases as real processes too: the console entry point behaves the same.
+    cases = [*RUN_CASES, PARSE_CASES[4], PARSE_CASES[-1]]
 
     async def one(argv: list[str]) -> tuple[int, str, str]:
         async with sem:
             return await run_cli(*(a.format(**names) for a in argv), env=env)
 
-    results = await asyncio.gather(*(one(argv) for argv, _, _ in PARSE_CASES))
-    for (argv, want, words), (code, out, err) in zip(PARSE_CASES, results, strict=True):
+    results = await asyncio.gather(*(one(argv) for argv, _, _ in cases))
+    for (argv, want, words), (code, out, err) in zip(cases, results, strict=True):
         try:
             assert_one_line(code, out, err, want, [w.format(**names) for w in words])
         except AssertionError as exc:

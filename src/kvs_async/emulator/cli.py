@@ -18,7 +18,9 @@ from pathlib import Path
 
 from ..cli.errors import CommandError, UsageError, os_error_text
 from ..cli.options import port_number, positive_float, positive_int
+from ..errors import KvsError
 from . import TEST_ACCESS_KEY, TEST_SECRET_KEY, Emulator
+from .answers import ApiError
 
 HELP = "run the local KVS emulator"
 DESCRIPTION = f"""\
@@ -146,6 +148,16 @@ def _check_data_dir(text: str) -> Path:
     return path
 
 
+_MEDIA_ERRORS = (ValueError, OSError, KvsError, ApiError)
+
+
+def _media_problem(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return os_error_text(exc, "")
+    text = exc.message if isinstance(exc, ApiError) else str(exc)
+    return f"not a usable Matroska file ({text}; is it complete?)"
+
+
 def environment_lines(emu: Emulator) -> list[str]:
     """The shell lines that point kvs-async, boto3 and the AWS CLI at ``emu``.
 
@@ -208,14 +220,14 @@ async def run(args: argparse.Namespace) -> int:
         for name, path in args.load:
             try:
                 frags = await emu.load_media(name, path)
-            except (ValueError, OSError) as exc:
-                raise UsageError(f"--load {name}={path}: {exc}") from None
+            except _MEDIA_ERRORS as exc:
+                raise UsageError(f"--load {name}={path}: {_media_problem(exc)}") from None
             print(f"loaded {len(frags)} fragments from {path} into stream {name}", flush=True)
         for name, path in args.live:
             try:
                 await emu.start_live(name, path, speed=args.live_speed)
-            except (ValueError, OSError) as exc:
-                raise UsageError(f"--live {name}={path}: {exc}") from None
+            except _MEDIA_ERRORS as exc:
+                raise UsageError(f"--live {name}={path}: {_media_problem(exc)}") from None
             print(f"live: stream {name} loops {path}", flush=True)
         print(
             f"KVS emulator ready: url={emu.url} region={emu.region} "
