@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kvs_async.mkv import ChunkParser, EbmlReader, writer
-from kvs_async.mkv.ebml import VINT_LENGTH
+from kvs_async.mkv.elements import VINT_LENGTH
 
 CACHE = Path(__file__).parent / ".cache"
 PIECE = 64 * 1024

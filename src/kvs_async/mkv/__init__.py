@@ -44,29 +44,28 @@ for tests, demos and the emulator.
 
 from __future__ import annotations
 
+import sys as _sys
+
+from . import _purity  # first of the package: KVS_ASYNC_PURE=1 acts before a compiled module loads
 from .chunks import (
     DEFAULT_MAX_CHUNK_ELEMENTS,
     DEFAULT_MAX_CHUNK_FRAMES,
     DEFAULT_MAX_OBJECTS_PER_KIB,
     ChunkParser,
 )
-from .ebml import (
-    DEFAULT_MAX_BUFFER_SIZE,
-    DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_ELEMENT_SIZE,
-    ELEMENTS,
-    EbmlReader,
-    ElementInfo,
-    Event,
-    Leaf,
-    MasterEnd,
-    MasterStart,
-    iter_events,
-)
+from .ebml import DEFAULT_MAX_DEPTH, EbmlReader, iter_events
+from .elements import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_ELEMENT_SIZE, ELEMENTS, ElementInfo
 from .errors import MkvFormatError, MkvLimitError, MkvParseError, MkvTruncatedError
+from .events import Event, Leaf, MasterEnd, MasterStart
 from .model import Chunk, Frame, FrameEvent, Track, parse_timestamp
 
+#: True when the mypyc-compiled parser is running, False for the pure-Python source.
+COMPILED: bool = not _purity.PURE_REQUESTED and not str(
+    _sys.modules[ChunkParser.__module__].__file__
+).endswith((".py", ".pyc"))
+
 __all__ = [
+    "COMPILED",
     "DEFAULT_MAX_BUFFER_SIZE",
     "DEFAULT_MAX_CHUNK_ELEMENTS",
     "DEFAULT_MAX_CHUNK_FRAMES",

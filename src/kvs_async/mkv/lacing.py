@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ebml import VINT_LENGTH, VINT_MASK
+from .elements import VINT_LENGTH, VINT_MASK
 from .errors import MkvFormatError
 
 __all__ = ["BlockFrames", "parse_block"]

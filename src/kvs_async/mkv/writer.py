@@ -17,8 +17,10 @@ from collections.abc import Iterator, Sequence
 
 from attrs import Factory, define
 
-from .ebml import ID_CLUSTER, ID_EBML, ID_SEGMENT, EbmlReader, Leaf, MasterEnd, MasterStart
+from .ebml import EbmlReader
+from .elements import ID_CLUSTER, ID_EBML, ID_SEGMENT
 from .errors import MkvFormatError
+from .events import Leaf, MasterEnd, MasterStart
 
 __all__ = [
     "FIRST_FRAGMENT_NUMBER",
