@@ -190,6 +190,22 @@ async def test_hls_live_replay_adds_fragments_as_time_passes(emu: Emulator, av_m
     assert text.rstrip().endswith("#EXT-X-ENDLIST")  # the EndTimestamp was reached
     assert "#EXT-X-DISCONTINUITY\n" not in text  # producer timestamps are contiguous
 
+    # without EndTimestamp the replay goes on into media ingested after the session began
+    out = await asyncio.to_thread(
+        boto(emu).get_hls_streaming_session_url,
+        StreamName="cam",
+        PlaybackMode="LIVE_REPLAY",
+        MaxMediaPlaylistFragmentResults=100,
+        **selector("HLS", frags[-1].producer_timestamp, None, producer=True),
+    )
+    media_url = out["HLSStreamingSessionURL"].replace("getHLSMasterPlaylist", "getHLSMediaPlaylist")
+    assert await listed() == [frags[-1].fragment_number]
+    more = await emu.load_media("cam", av_media)
+    emu.clock.advance(60)
+    text = (await get(media_url))[2].decode()
+    assert "#EXT-X-ENDLIST" not in text
+    assert await listed() == [frags[-1].fragment_number] + [f.fragment_number for f in more]
+
 
 async def test_session_errors(emu: Emulator, av_media: Path) -> None:
     frags = await loaded(emu, av_media)

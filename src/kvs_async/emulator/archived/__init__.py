@@ -174,18 +174,11 @@ class ArchivedMedia:
                     "time range.",
                     404,
                 )
-        container = (
-            str(p.get("ContainerFormat") or "FRAGMENTED_MP4")
-            if kind == "HLS"
-            else ("FRAGMENTED_MP4")
-        )
-        rules = (
-            codecs.DASH
-            if kind == "DASH"
-            else codecs.HLS_TS
-            if container == "MPEG_TS"
-            else codecs.HLS_MP4
-        )
+        container = "FRAGMENTED_MP4"
+        rules = codecs.DASH
+        if kind == "HLS":
+            container = str(p.get("ContainerFormat") or container)
+            rules = codecs.HLS_TS if container == "MPEG_TS" else codecs.HLS_MP4
         first = frags[-1] if mode == "LIVE" else frags[0]
         codecs.check_tracks(
             codecs.parse_tracks(first.tracks), rules, f"fragment {first.number_str}"

@@ -124,6 +124,9 @@ def dash_manifest(session: Session, now: float) -> str:
             f'            <S t="{session.start_ms(frag)}" d="{frag.duration_ms}"{extra}/>'
         )
     timeline.append("          </SegmentTimeline>")
+    # static: the presentation starts at the first fragment; dynamic: times count from
+    # availabilityStartTime (the session origin), so they are wall-clock accurate
+    offset = f' presentationTimeOffset="{session.start_ms(frags[0])}"' if static and frags else ""
     body = ['  <Period id="0" start="PT0S">']
     for track in tracks[:2]:
         audio = track.type == 2
@@ -143,7 +146,7 @@ def dash_manifest(session: Session, now: float) -> str:
             f'mimeType="{"audio" if audio else "video"}/mp4" segmentAlignment="true" '
             'startWithSAP="1">',
             f"      {rep}>",
-            f'        <SegmentTemplate timescale="1000" startNumber="{first_seq}" '
+            f'        <SegmentTemplate timescale="1000" startNumber="{first_seq}"{offset} '
             f"initialization={init} media={media}>",
             *timeline,
             "        </SegmentTemplate>",

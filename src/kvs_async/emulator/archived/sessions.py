@@ -97,27 +97,35 @@ class Session:
         else:
             self._show(frags[: self.max_results])
             first = self.shown[0]
-        self.origin_ms = int(timestamp_of(first, self.producer) * 1000)
+        # Hour-aligned (and 10 s early, so no decode timestamp goes negative): sessions that
+        # start within the same hour share remuxed fragments, and media times stay below
+        # MPEG-TS's 26.5 h wrap for any session range (at most 24 h).
+        first_ts = timestamp_of(first, self.producer)
+        self.origin_ms = int((first_ts - 10) // 3600 * 3600 * 1000)
+
+    def _newer(self, last: FragmentRecord | None) -> list[FragmentRecord]:
+        """Fragments stored after ``last`` (by number) that start later than it, in order.
+
+        Reads the stream from its newest end, so a poll costs what is new, not its length.
+        """
+        newest = float("-inf") if last is None else timestamp_of(last, self.producer)
+        fresh = []
+        for frag in reversed(self.media.fragments):
+            if last is not None and frag.number <= last.number:
+                break
+            if timestamp_of(frag, self.producer) > newest:
+                fresh.append(frag)
+        fresh.sort(key=lambda f: (timestamp_of(f, self.producer), f.number))
+        return fresh
 
     def refresh(self, now: float) -> None:
         """Add what a player asking now would see (LIVE and LIVE_REPLAY)."""
         if self.mode == "LIVE":
-            newest = timestamp_of(self.shown[-1], self.producer) if self.shown else float("-inf")
-            fresh = [f for f in self.media.fragments if timestamp_of(f, self.producer) > newest]
-            fresh.sort(key=lambda f: (timestamp_of(f, self.producer), f.number))
-            self._show(fresh)
+            self._show(self._newer(self.shown[-1] if self.shown else None))
         elif self.mode == "LIVE_REPLAY":
-            if self.end is None and self.start is not None:
-                newest = (
-                    timestamp_of(self.pending[-1], self.producer)
-                    if self.pending
-                    else timestamp_of(self.shown[-1], self.producer)
-                    if self.shown
-                    else self.start
-                )
-                more = [f for f in self.media.fragments if timestamp_of(f, self.producer) > newest]
-                more.sort(key=lambda f: (timestamp_of(f, self.producer), f.number))
-                self.pending.extend(more)
+            if self.end is None:
+                last = self.pending[-1] if self.pending else self.shown[-1] if self.shown else None
+                self.pending.extend(self._newer(last))
             elapsed = now - self.created
             due = 0
             while due < len(self.pending) and (
