@@ -219,25 +219,16 @@ class _ChunkCore(_Core):
     def _check_master(self, eid: int, offset: int, end: int) -> None:
         if eid == ID_EBML or (eid == ID_SEGMENT and self._cluster_chunks):
             return
-        if end - self._chunk_start > self.max_buffer_size:
-            hint = (
-                "; pass cluster_chunks=True to read a plain MKV file cluster by cluster"
-                if eid == ID_SEGMENT
-                else ""
-            )
-            raise self._limit_error(
-                f"{element_name(eid)} ends at {end}, which would make its chunk "
-                f"{end - self._chunk_start} bytes, more than max_buffer_size "
-                f"({self.max_buffer_size}){hint}",
-                offset,
-            )
+        self._check_leaf(eid, offset, end)
 
     def _check_leaf(self, eid: int, offset: int, end: int) -> None:
-        if end - self._chunk_start > self.max_buffer_size:
+        size = end - self._chunk_start
+        if size > self.max_buffer_size:
+            plain = not self._kvs and not self._cluster_chunks
+            hint = "; pass cluster_chunks=True to read a plain MKV file cluster by cluster"
             raise self._limit_error(
-                f"{element_name(eid)} ends at {end}, which would make its chunk "
-                f"{end - self._chunk_start} bytes, more than max_buffer_size "
-                f"({self.max_buffer_size})",
+                f"{element_name(eid)} ends at {end}, which would make its chunk {size} bytes, "
+                f"more than max_buffer_size ({self.max_buffer_size}){hint if plain else ''}",
                 offset,
             )
 
