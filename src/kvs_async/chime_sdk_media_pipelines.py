@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 from attrs import define
 from attrs import field as _field
 
+from ._enums import OpenStrEnum
+from ._enums import coerce as _coerce
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
 from ._model import ServiceSpec as _Svc
@@ -25,8 +26,8 @@ from .client import BaseClient
 from .errors import ServiceError
 
 
-class ActiveSpeakerPosition(StrEnum):
-    """Values of ActiveSpeakerPosition; unknown values arrive as plain str."""
+class ActiveSpeakerPosition(OpenStrEnum):
+    """Values of ActiveSpeakerPosition; unknown values arrive as pseudo-members."""
 
     TOP_LEFT = "TopLeft"
     TOP_RIGHT = "TopRight"
@@ -34,43 +35,129 @@ class ActiveSpeakerPosition(StrEnum):
     BOTTOM_RIGHT = "BottomRight"
 
 
-class ArtifactsConcatenationState(StrEnum):
-    """Values of ArtifactsConcatenationState; unknown values arrive as plain str."""
+_ActiveSpeakerPosition_Values = Literal["TopLeft", "TopRight", "BottomLeft", "BottomRight"]
+
+
+def _ActiveSpeakerPosition_in(
+    value: ActiveSpeakerPosition | _ActiveSpeakerPosition_Values,
+) -> ActiveSpeakerPosition:
+    return _coerce(ActiveSpeakerPosition, value)
+
+
+def _ActiveSpeakerPosition_opt(
+    value: ActiveSpeakerPosition | _ActiveSpeakerPosition_Values | None,
+) -> ActiveSpeakerPosition | None:
+    return _coerce(ActiveSpeakerPosition, value)
+
+
+class ArtifactsConcatenationState(OpenStrEnum):
+    """Values of ArtifactsConcatenationState; unknown values arrive as pseudo-members."""
 
     ENABLED = "Enabled"
     DISABLED = "Disabled"
 
 
-class ArtifactsState(StrEnum):
-    """Values of ArtifactsState; unknown values arrive as plain str."""
+_ArtifactsConcatenationState_Values = Literal["Enabled", "Disabled"]
+
+
+def _ArtifactsConcatenationState_in(
+    value: ArtifactsConcatenationState | _ArtifactsConcatenationState_Values,
+) -> ArtifactsConcatenationState:
+    return _coerce(ArtifactsConcatenationState, value)
+
+
+def _ArtifactsConcatenationState_opt(
+    value: ArtifactsConcatenationState | _ArtifactsConcatenationState_Values | None,
+) -> ArtifactsConcatenationState | None:
+    return _coerce(ArtifactsConcatenationState, value)
+
+
+class ArtifactsState(OpenStrEnum):
+    """Values of ArtifactsState; unknown values arrive as pseudo-members."""
 
     ENABLED = "Enabled"
     DISABLED = "Disabled"
 
 
-class AudioArtifactsConcatenationState(StrEnum):
-    """Values of AudioArtifactsConcatenationState; unknown values arrive as plain str."""
+_ArtifactsState_Values = Literal["Enabled", "Disabled"]
+
+
+def _ArtifactsState_in(value: ArtifactsState | _ArtifactsState_Values) -> ArtifactsState:
+    return _coerce(ArtifactsState, value)
+
+
+def _ArtifactsState_opt(
+    value: ArtifactsState | _ArtifactsState_Values | None,
+) -> ArtifactsState | None:
+    return _coerce(ArtifactsState, value)
+
+
+class AudioArtifactsConcatenationState(OpenStrEnum):
+    """Values of AudioArtifactsConcatenationState; unknown values arrive as pseudo-members."""
 
     ENABLED = "Enabled"
 
 
-class AudioChannelsOption(StrEnum):
-    """Values of AudioChannelsOption; unknown values arrive as plain str."""
+_AudioArtifactsConcatenationState_Values = Literal["Enabled"]
+
+
+def _AudioArtifactsConcatenationState_in(
+    value: AudioArtifactsConcatenationState | _AudioArtifactsConcatenationState_Values,
+) -> AudioArtifactsConcatenationState:
+    return _coerce(AudioArtifactsConcatenationState, value)
+
+
+def _AudioArtifactsConcatenationState_opt(
+    value: AudioArtifactsConcatenationState | _AudioArtifactsConcatenationState_Values | None,
+) -> AudioArtifactsConcatenationState | None:
+    return _coerce(AudioArtifactsConcatenationState, value)
+
+
+class AudioChannelsOption(OpenStrEnum):
+    """Values of AudioChannelsOption; unknown values arrive as pseudo-members."""
 
     STEREO = "Stereo"
     MONO = "Mono"
 
 
-class AudioMuxType(StrEnum):
-    """Values of AudioMuxType; unknown values arrive as plain str."""
+_AudioChannelsOption_Values = Literal["Stereo", "Mono"]
+
+
+def _AudioChannelsOption_in(
+    value: AudioChannelsOption | _AudioChannelsOption_Values,
+) -> AudioChannelsOption:
+    return _coerce(AudioChannelsOption, value)
+
+
+def _AudioChannelsOption_opt(
+    value: AudioChannelsOption | _AudioChannelsOption_Values | None,
+) -> AudioChannelsOption | None:
+    return _coerce(AudioChannelsOption, value)
+
+
+class AudioMuxType(OpenStrEnum):
+    """Values of AudioMuxType; unknown values arrive as pseudo-members."""
 
     AUDIO_ONLY = "AudioOnly"
     AUDIO_WITH_ACTIVE_SPEAKER_VIDEO = "AudioWithActiveSpeakerVideo"
     AUDIO_WITH_COMPOSITED_VIDEO = "AudioWithCompositedVideo"
 
 
-class BorderColor(StrEnum):
-    """Values of BorderColor; unknown values arrive as plain str."""
+_AudioMuxType_Values = Literal[
+    "AudioOnly", "AudioWithActiveSpeakerVideo", "AudioWithCompositedVideo"
+]
+
+
+def _AudioMuxType_in(value: AudioMuxType | _AudioMuxType_Values) -> AudioMuxType:
+    return _coerce(AudioMuxType, value)
+
+
+def _AudioMuxType_opt(value: AudioMuxType | _AudioMuxType_Values | None) -> AudioMuxType | None:
+    return _coerce(AudioMuxType, value)
+
+
+class BorderColor(OpenStrEnum):
+    """Values of BorderColor; unknown values arrive as pseudo-members."""
 
     BLACK = "Black"
     BLUE = "Blue"
@@ -80,8 +167,19 @@ class BorderColor(StrEnum):
     YELLOW = "Yellow"
 
 
-class CallAnalyticsLanguageCode(StrEnum):
-    """Values of CallAnalyticsLanguageCode; unknown values arrive as plain str."""
+_BorderColor_Values = Literal["Black", "Blue", "Red", "Green", "White", "Yellow"]
+
+
+def _BorderColor_in(value: BorderColor | _BorderColor_Values) -> BorderColor:
+    return _coerce(BorderColor, value)
+
+
+def _BorderColor_opt(value: BorderColor | _BorderColor_Values | None) -> BorderColor | None:
+    return _coerce(BorderColor, value)
+
+
+class CallAnalyticsLanguageCode(OpenStrEnum):
+    """Values of CallAnalyticsLanguageCode; unknown values arrive as pseudo-members."""
 
     EN_US = "en-US"
     EN_GB = "en-GB"
@@ -94,40 +192,130 @@ class CallAnalyticsLanguageCode(StrEnum):
     PT_BR = "pt-BR"
 
 
-class CanvasOrientation(StrEnum):
-    """Values of CanvasOrientation; unknown values arrive as plain str."""
+_CallAnalyticsLanguageCode_Values = Literal[
+    "en-US", "en-GB", "es-US", "fr-CA", "fr-FR", "en-AU", "it-IT", "de-DE", "pt-BR"
+]
+
+
+def _CallAnalyticsLanguageCode_in(
+    value: CallAnalyticsLanguageCode | _CallAnalyticsLanguageCode_Values,
+) -> CallAnalyticsLanguageCode:
+    return _coerce(CallAnalyticsLanguageCode, value)
+
+
+def _CallAnalyticsLanguageCode_opt(
+    value: CallAnalyticsLanguageCode | _CallAnalyticsLanguageCode_Values | None,
+) -> CallAnalyticsLanguageCode | None:
+    return _coerce(CallAnalyticsLanguageCode, value)
+
+
+class CanvasOrientation(OpenStrEnum):
+    """Values of CanvasOrientation; unknown values arrive as pseudo-members."""
 
     LANDSCAPE = "Landscape"
     PORTRAIT = "Portrait"
 
 
-class ConcatenationSinkType(StrEnum):
-    """Values of ConcatenationSinkType; unknown values arrive as plain str."""
+_CanvasOrientation_Values = Literal["Landscape", "Portrait"]
+
+
+def _CanvasOrientation_in(
+    value: CanvasOrientation | _CanvasOrientation_Values,
+) -> CanvasOrientation:
+    return _coerce(CanvasOrientation, value)
+
+
+def _CanvasOrientation_opt(
+    value: CanvasOrientation | _CanvasOrientation_Values | None,
+) -> CanvasOrientation | None:
+    return _coerce(CanvasOrientation, value)
+
+
+class ConcatenationSinkType(OpenStrEnum):
+    """Values of ConcatenationSinkType; unknown values arrive as pseudo-members."""
 
     S3_BUCKET = "S3Bucket"
 
 
-class ConcatenationSourceType(StrEnum):
-    """Values of ConcatenationSourceType; unknown values arrive as plain str."""
+_ConcatenationSinkType_Values = Literal["S3Bucket"]
+
+
+def _ConcatenationSinkType_in(
+    value: ConcatenationSinkType | _ConcatenationSinkType_Values,
+) -> ConcatenationSinkType:
+    return _coerce(ConcatenationSinkType, value)
+
+
+def _ConcatenationSinkType_opt(
+    value: ConcatenationSinkType | _ConcatenationSinkType_Values | None,
+) -> ConcatenationSinkType | None:
+    return _coerce(ConcatenationSinkType, value)
+
+
+class ConcatenationSourceType(OpenStrEnum):
+    """Values of ConcatenationSourceType; unknown values arrive as pseudo-members."""
 
     MEDIA_CAPTURE_PIPELINE = "MediaCapturePipeline"
 
 
-class ContentMuxType(StrEnum):
-    """Values of ContentMuxType; unknown values arrive as plain str."""
+_ConcatenationSourceType_Values = Literal["MediaCapturePipeline"]
+
+
+def _ConcatenationSourceType_in(
+    value: ConcatenationSourceType | _ConcatenationSourceType_Values,
+) -> ConcatenationSourceType:
+    return _coerce(ConcatenationSourceType, value)
+
+
+def _ConcatenationSourceType_opt(
+    value: ConcatenationSourceType | _ConcatenationSourceType_Values | None,
+) -> ConcatenationSourceType | None:
+    return _coerce(ConcatenationSourceType, value)
+
+
+class ContentMuxType(OpenStrEnum):
+    """Values of ContentMuxType; unknown values arrive as pseudo-members."""
 
     CONTENT_ONLY = "ContentOnly"
 
 
-class ContentRedactionOutput(StrEnum):
-    """Values of ContentRedactionOutput; unknown values arrive as plain str."""
+_ContentMuxType_Values = Literal["ContentOnly"]
+
+
+def _ContentMuxType_in(value: ContentMuxType | _ContentMuxType_Values) -> ContentMuxType:
+    return _coerce(ContentMuxType, value)
+
+
+def _ContentMuxType_opt(
+    value: ContentMuxType | _ContentMuxType_Values | None,
+) -> ContentMuxType | None:
+    return _coerce(ContentMuxType, value)
+
+
+class ContentRedactionOutput(OpenStrEnum):
+    """Values of ContentRedactionOutput; unknown values arrive as pseudo-members."""
 
     REDACTED = "redacted"
     REDACTED_AND_UNREDACTED = "redacted_and_unredacted"
 
 
-class ContentShareLayoutOption(StrEnum):
-    """Values of ContentShareLayoutOption; unknown values arrive as plain str."""
+_ContentRedactionOutput_Values = Literal["redacted", "redacted_and_unredacted"]
+
+
+def _ContentRedactionOutput_in(
+    value: ContentRedactionOutput | _ContentRedactionOutput_Values,
+) -> ContentRedactionOutput:
+    return _coerce(ContentRedactionOutput, value)
+
+
+def _ContentRedactionOutput_opt(
+    value: ContentRedactionOutput | _ContentRedactionOutput_Values | None,
+) -> ContentRedactionOutput | None:
+    return _coerce(ContentRedactionOutput, value)
+
+
+class ContentShareLayoutOption(OpenStrEnum):
+    """Values of ContentShareLayoutOption; unknown values arrive as pseudo-members."""
 
     PRESENTER_ONLY = "PresenterOnly"
     HORIZONTAL = "Horizontal"
@@ -135,14 +323,42 @@ class ContentShareLayoutOption(StrEnum):
     ACTIVE_SPEAKER_ONLY = "ActiveSpeakerOnly"
 
 
-class ContentType(StrEnum):
-    """Values of ContentType; unknown values arrive as plain str."""
+_ContentShareLayoutOption_Values = Literal[
+    "PresenterOnly", "Horizontal", "Vertical", "ActiveSpeakerOnly"
+]
+
+
+def _ContentShareLayoutOption_in(
+    value: ContentShareLayoutOption | _ContentShareLayoutOption_Values,
+) -> ContentShareLayoutOption:
+    return _coerce(ContentShareLayoutOption, value)
+
+
+def _ContentShareLayoutOption_opt(
+    value: ContentShareLayoutOption | _ContentShareLayoutOption_Values | None,
+) -> ContentShareLayoutOption | None:
+    return _coerce(ContentShareLayoutOption, value)
+
+
+class ContentType(OpenStrEnum):
+    """Values of ContentType; unknown values arrive as pseudo-members."""
 
     PII = "PII"
 
 
-class ErrorCode(StrEnum):
-    """Values of ErrorCode; unknown values arrive as plain str."""
+_ContentType_Values = Literal["PII"]
+
+
+def _ContentType_in(value: ContentType | _ContentType_Values) -> ContentType:
+    return _coerce(ContentType, value)
+
+
+def _ContentType_opt(value: ContentType | _ContentType_Values | None) -> ContentType | None:
+    return _coerce(ContentType, value)
+
+
+class ErrorCode(OpenStrEnum):
+    """Values of ErrorCode; unknown values arrive as pseudo-members."""
 
     BAD_REQUEST = "BadRequest"
     FORBIDDEN = "Forbidden"
@@ -153,15 +369,49 @@ class ErrorCode(StrEnum):
     THROTTLING = "Throttling"
 
 
-class FragmentSelectorType(StrEnum):
-    """Values of FragmentSelectorType; unknown values arrive as plain str."""
+_ErrorCode_Values = Literal[
+    "BadRequest",
+    "Forbidden",
+    "NotFound",
+    "ResourceLimitExceeded",
+    "ServiceFailure",
+    "ServiceUnavailable",
+    "Throttling",
+]
+
+
+def _ErrorCode_in(value: ErrorCode | _ErrorCode_Values) -> ErrorCode:
+    return _coerce(ErrorCode, value)
+
+
+def _ErrorCode_opt(value: ErrorCode | _ErrorCode_Values | None) -> ErrorCode | None:
+    return _coerce(ErrorCode, value)
+
+
+class FragmentSelectorType(OpenStrEnum):
+    """Values of FragmentSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "ProducerTimestamp"
     SERVER_TIMESTAMP = "ServerTimestamp"
 
 
-class HighlightColor(StrEnum):
-    """Values of HighlightColor; unknown values arrive as plain str."""
+_FragmentSelectorType_Values = Literal["ProducerTimestamp", "ServerTimestamp"]
+
+
+def _FragmentSelectorType_in(
+    value: FragmentSelectorType | _FragmentSelectorType_Values,
+) -> FragmentSelectorType:
+    return _coerce(FragmentSelectorType, value)
+
+
+def _FragmentSelectorType_opt(
+    value: FragmentSelectorType | _FragmentSelectorType_Values | None,
+) -> FragmentSelectorType | None:
+    return _coerce(FragmentSelectorType, value)
+
+
+class HighlightColor(OpenStrEnum):
+    """Values of HighlightColor; unknown values arrive as pseudo-members."""
 
     BLACK = "Black"
     BLUE = "Blue"
@@ -171,15 +421,43 @@ class HighlightColor(StrEnum):
     YELLOW = "Yellow"
 
 
-class HorizontalTilePosition(StrEnum):
-    """Values of HorizontalTilePosition; unknown values arrive as plain str."""
+_HighlightColor_Values = Literal["Black", "Blue", "Red", "Green", "White", "Yellow"]
+
+
+def _HighlightColor_in(value: HighlightColor | _HighlightColor_Values) -> HighlightColor:
+    return _coerce(HighlightColor, value)
+
+
+def _HighlightColor_opt(
+    value: HighlightColor | _HighlightColor_Values | None,
+) -> HighlightColor | None:
+    return _coerce(HighlightColor, value)
+
+
+class HorizontalTilePosition(OpenStrEnum):
+    """Values of HorizontalTilePosition; unknown values arrive as pseudo-members."""
 
     TOP = "Top"
     BOTTOM = "Bottom"
 
 
-class KinesisVideoStreamPoolStatus(StrEnum):
-    """Values of KinesisVideoStreamPoolStatus; unknown values arrive as plain str."""
+_HorizontalTilePosition_Values = Literal["Top", "Bottom"]
+
+
+def _HorizontalTilePosition_in(
+    value: HorizontalTilePosition | _HorizontalTilePosition_Values,
+) -> HorizontalTilePosition:
+    return _coerce(HorizontalTilePosition, value)
+
+
+def _HorizontalTilePosition_opt(
+    value: HorizontalTilePosition | _HorizontalTilePosition_Values | None,
+) -> HorizontalTilePosition | None:
+    return _coerce(HorizontalTilePosition, value)
+
+
+class KinesisVideoStreamPoolStatus(OpenStrEnum):
+    """Values of KinesisVideoStreamPoolStatus; unknown values arrive as pseudo-members."""
 
     CREATING = "CREATING"
     ACTIVE = "ACTIVE"
@@ -188,39 +466,123 @@ class KinesisVideoStreamPoolStatus(StrEnum):
     FAILED = "FAILED"
 
 
-class LayoutOption(StrEnum):
-    """Values of LayoutOption; unknown values arrive as plain str."""
+_KinesisVideoStreamPoolStatus_Values = Literal[
+    "CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED"
+]
+
+
+def _KinesisVideoStreamPoolStatus_in(
+    value: KinesisVideoStreamPoolStatus | _KinesisVideoStreamPoolStatus_Values,
+) -> KinesisVideoStreamPoolStatus:
+    return _coerce(KinesisVideoStreamPoolStatus, value)
+
+
+def _KinesisVideoStreamPoolStatus_opt(
+    value: KinesisVideoStreamPoolStatus | _KinesisVideoStreamPoolStatus_Values | None,
+) -> KinesisVideoStreamPoolStatus | None:
+    return _coerce(KinesisVideoStreamPoolStatus, value)
+
+
+class LayoutOption(OpenStrEnum):
+    """Values of LayoutOption; unknown values arrive as pseudo-members."""
 
     GRID_VIEW = "GridView"
 
 
-class LiveConnectorMuxType(StrEnum):
-    """Values of LiveConnectorMuxType; unknown values arrive as plain str."""
+_LayoutOption_Values = Literal["GridView"]
+
+
+def _LayoutOption_in(value: LayoutOption | _LayoutOption_Values) -> LayoutOption:
+    return _coerce(LayoutOption, value)
+
+
+def _LayoutOption_opt(value: LayoutOption | _LayoutOption_Values | None) -> LayoutOption | None:
+    return _coerce(LayoutOption, value)
+
+
+class LiveConnectorMuxType(OpenStrEnum):
+    """Values of LiveConnectorMuxType; unknown values arrive as pseudo-members."""
 
     AUDIO_WITH_COMPOSITED_VIDEO = "AudioWithCompositedVideo"
     AUDIO_WITH_ACTIVE_SPEAKER_VIDEO = "AudioWithActiveSpeakerVideo"
 
 
-class LiveConnectorSinkType(StrEnum):
-    """Values of LiveConnectorSinkType; unknown values arrive as plain str."""
+_LiveConnectorMuxType_Values = Literal["AudioWithCompositedVideo", "AudioWithActiveSpeakerVideo"]
+
+
+def _LiveConnectorMuxType_in(
+    value: LiveConnectorMuxType | _LiveConnectorMuxType_Values,
+) -> LiveConnectorMuxType:
+    return _coerce(LiveConnectorMuxType, value)
+
+
+def _LiveConnectorMuxType_opt(
+    value: LiveConnectorMuxType | _LiveConnectorMuxType_Values | None,
+) -> LiveConnectorMuxType | None:
+    return _coerce(LiveConnectorMuxType, value)
+
+
+class LiveConnectorSinkType(OpenStrEnum):
+    """Values of LiveConnectorSinkType; unknown values arrive as pseudo-members."""
 
     RTMP = "RTMP"
 
 
-class LiveConnectorSourceType(StrEnum):
-    """Values of LiveConnectorSourceType; unknown values arrive as plain str."""
+_LiveConnectorSinkType_Values = Literal["RTMP"]
+
+
+def _LiveConnectorSinkType_in(
+    value: LiveConnectorSinkType | _LiveConnectorSinkType_Values,
+) -> LiveConnectorSinkType:
+    return _coerce(LiveConnectorSinkType, value)
+
+
+def _LiveConnectorSinkType_opt(
+    value: LiveConnectorSinkType | _LiveConnectorSinkType_Values | None,
+) -> LiveConnectorSinkType | None:
+    return _coerce(LiveConnectorSinkType, value)
+
+
+class LiveConnectorSourceType(OpenStrEnum):
+    """Values of LiveConnectorSourceType; unknown values arrive as pseudo-members."""
 
     CHIME_SDK_MEETING = "ChimeSdkMeeting"
 
 
-class MediaEncoding(StrEnum):
-    """Values of MediaEncoding; unknown values arrive as plain str."""
+_LiveConnectorSourceType_Values = Literal["ChimeSdkMeeting"]
+
+
+def _LiveConnectorSourceType_in(
+    value: LiveConnectorSourceType | _LiveConnectorSourceType_Values,
+) -> LiveConnectorSourceType:
+    return _coerce(LiveConnectorSourceType, value)
+
+
+def _LiveConnectorSourceType_opt(
+    value: LiveConnectorSourceType | _LiveConnectorSourceType_Values | None,
+) -> LiveConnectorSourceType | None:
+    return _coerce(LiveConnectorSourceType, value)
+
+
+class MediaEncoding(OpenStrEnum):
+    """Values of MediaEncoding; unknown values arrive as pseudo-members."""
 
     PCM = "pcm"
 
 
-class MediaInsightsPipelineConfigurationElementType(StrEnum):
-    """Values of MediaInsightsPipelineConfigurationElementType; unknown values arrive as plain str."""
+_MediaEncoding_Values = Literal["pcm"]
+
+
+def _MediaEncoding_in(value: MediaEncoding | _MediaEncoding_Values) -> MediaEncoding:
+    return _coerce(MediaEncoding, value)
+
+
+def _MediaEncoding_opt(value: MediaEncoding | _MediaEncoding_Values | None) -> MediaEncoding | None:
+    return _coerce(MediaEncoding, value)
+
+
+class MediaInsightsPipelineConfigurationElementType(OpenStrEnum):
+    """Values of MediaInsightsPipelineConfigurationElementType; unknown values arrive as pseudo-members."""
 
     AMAZON_TRANSCRIBE_CALL_ANALYTICS_PROCESSOR = "AmazonTranscribeCallAnalyticsProcessor"
     VOICE_ANALYTICS_PROCESSOR = "VoiceAnalyticsProcessor"
@@ -233,8 +595,36 @@ class MediaInsightsPipelineConfigurationElementType(StrEnum):
     VOICE_ENHANCEMENT_SINK = "VoiceEnhancementSink"
 
 
-class MediaPipelineElementStatus(StrEnum):
-    """Values of MediaPipelineElementStatus; unknown values arrive as plain str."""
+_MediaInsightsPipelineConfigurationElementType_Values = Literal[
+    "AmazonTranscribeCallAnalyticsProcessor",
+    "VoiceAnalyticsProcessor",
+    "AmazonTranscribeProcessor",
+    "KinesisDataStreamSink",
+    "LambdaFunctionSink",
+    "SqsQueueSink",
+    "SnsTopicSink",
+    "S3RecordingSink",
+    "VoiceEnhancementSink",
+]
+
+
+def _MediaInsightsPipelineConfigurationElementType_in(
+    value: MediaInsightsPipelineConfigurationElementType
+    | _MediaInsightsPipelineConfigurationElementType_Values,
+) -> MediaInsightsPipelineConfigurationElementType:
+    return _coerce(MediaInsightsPipelineConfigurationElementType, value)
+
+
+def _MediaInsightsPipelineConfigurationElementType_opt(
+    value: MediaInsightsPipelineConfigurationElementType
+    | _MediaInsightsPipelineConfigurationElementType_Values
+    | None,
+) -> MediaInsightsPipelineConfigurationElementType | None:
+    return _coerce(MediaInsightsPipelineConfigurationElementType, value)
+
+
+class MediaPipelineElementStatus(OpenStrEnum):
+    """Values of MediaPipelineElementStatus; unknown values arrive as pseudo-members."""
 
     NOT_STARTED = "NotStarted"
     NOT_SUPPORTED = "NotSupported"
@@ -246,20 +636,74 @@ class MediaPipelineElementStatus(StrEnum):
     PAUSED = "Paused"
 
 
-class MediaPipelineSinkType(StrEnum):
-    """Values of MediaPipelineSinkType; unknown values arrive as plain str."""
+_MediaPipelineElementStatus_Values = Literal[
+    "NotStarted",
+    "NotSupported",
+    "Initializing",
+    "InProgress",
+    "Failed",
+    "Stopping",
+    "Stopped",
+    "Paused",
+]
+
+
+def _MediaPipelineElementStatus_in(
+    value: MediaPipelineElementStatus | _MediaPipelineElementStatus_Values,
+) -> MediaPipelineElementStatus:
+    return _coerce(MediaPipelineElementStatus, value)
+
+
+def _MediaPipelineElementStatus_opt(
+    value: MediaPipelineElementStatus | _MediaPipelineElementStatus_Values | None,
+) -> MediaPipelineElementStatus | None:
+    return _coerce(MediaPipelineElementStatus, value)
+
+
+class MediaPipelineSinkType(OpenStrEnum):
+    """Values of MediaPipelineSinkType; unknown values arrive as pseudo-members."""
 
     S3_BUCKET = "S3Bucket"
 
 
-class MediaPipelineSourceType(StrEnum):
-    """Values of MediaPipelineSourceType; unknown values arrive as plain str."""
+_MediaPipelineSinkType_Values = Literal["S3Bucket"]
+
+
+def _MediaPipelineSinkType_in(
+    value: MediaPipelineSinkType | _MediaPipelineSinkType_Values,
+) -> MediaPipelineSinkType:
+    return _coerce(MediaPipelineSinkType, value)
+
+
+def _MediaPipelineSinkType_opt(
+    value: MediaPipelineSinkType | _MediaPipelineSinkType_Values | None,
+) -> MediaPipelineSinkType | None:
+    return _coerce(MediaPipelineSinkType, value)
+
+
+class MediaPipelineSourceType(OpenStrEnum):
+    """Values of MediaPipelineSourceType; unknown values arrive as pseudo-members."""
 
     CHIME_SDK_MEETING = "ChimeSdkMeeting"
 
 
-class MediaPipelineStatus(StrEnum):
-    """Values of MediaPipelineStatus; unknown values arrive as plain str."""
+_MediaPipelineSourceType_Values = Literal["ChimeSdkMeeting"]
+
+
+def _MediaPipelineSourceType_in(
+    value: MediaPipelineSourceType | _MediaPipelineSourceType_Values,
+) -> MediaPipelineSourceType:
+    return _coerce(MediaPipelineSourceType, value)
+
+
+def _MediaPipelineSourceType_opt(
+    value: MediaPipelineSourceType | _MediaPipelineSourceType_Values | None,
+) -> MediaPipelineSourceType | None:
+    return _coerce(MediaPipelineSourceType, value)
+
+
+class MediaPipelineStatus(OpenStrEnum):
+    """Values of MediaPipelineStatus; unknown values arrive as pseudo-members."""
 
     INITIALIZING = "Initializing"
     IN_PROGRESS = "InProgress"
@@ -270,15 +714,47 @@ class MediaPipelineStatus(StrEnum):
     NOT_STARTED = "NotStarted"
 
 
-class MediaPipelineStatusUpdate(StrEnum):
-    """Values of MediaPipelineStatusUpdate; unknown values arrive as plain str."""
+_MediaPipelineStatus_Values = Literal[
+    "Initializing", "InProgress", "Failed", "Stopping", "Stopped", "Paused", "NotStarted"
+]
+
+
+def _MediaPipelineStatus_in(
+    value: MediaPipelineStatus | _MediaPipelineStatus_Values,
+) -> MediaPipelineStatus:
+    return _coerce(MediaPipelineStatus, value)
+
+
+def _MediaPipelineStatus_opt(
+    value: MediaPipelineStatus | _MediaPipelineStatus_Values | None,
+) -> MediaPipelineStatus | None:
+    return _coerce(MediaPipelineStatus, value)
+
+
+class MediaPipelineStatusUpdate(OpenStrEnum):
+    """Values of MediaPipelineStatusUpdate; unknown values arrive as pseudo-members."""
 
     PAUSE = "Pause"
     RESUME = "Resume"
 
 
-class MediaPipelineTaskStatus(StrEnum):
-    """Values of MediaPipelineTaskStatus; unknown values arrive as plain str."""
+_MediaPipelineStatusUpdate_Values = Literal["Pause", "Resume"]
+
+
+def _MediaPipelineStatusUpdate_in(
+    value: MediaPipelineStatusUpdate | _MediaPipelineStatusUpdate_Values,
+) -> MediaPipelineStatusUpdate:
+    return _coerce(MediaPipelineStatusUpdate, value)
+
+
+def _MediaPipelineStatusUpdate_opt(
+    value: MediaPipelineStatusUpdate | _MediaPipelineStatusUpdate_Values | None,
+) -> MediaPipelineStatusUpdate | None:
+    return _coerce(MediaPipelineStatusUpdate, value)
+
+
+class MediaPipelineTaskStatus(OpenStrEnum):
+    """Values of MediaPipelineTaskStatus; unknown values arrive as pseudo-members."""
 
     NOT_STARTED = "NotStarted"
     INITIALIZING = "Initializing"
@@ -288,36 +764,109 @@ class MediaPipelineTaskStatus(StrEnum):
     STOPPED = "Stopped"
 
 
-class MediaStreamPipelineSinkType(StrEnum):
-    """Values of MediaStreamPipelineSinkType; unknown values arrive as plain str."""
+_MediaPipelineTaskStatus_Values = Literal[
+    "NotStarted", "Initializing", "InProgress", "Failed", "Stopping", "Stopped"
+]
+
+
+def _MediaPipelineTaskStatus_in(
+    value: MediaPipelineTaskStatus | _MediaPipelineTaskStatus_Values,
+) -> MediaPipelineTaskStatus:
+    return _coerce(MediaPipelineTaskStatus, value)
+
+
+def _MediaPipelineTaskStatus_opt(
+    value: MediaPipelineTaskStatus | _MediaPipelineTaskStatus_Values | None,
+) -> MediaPipelineTaskStatus | None:
+    return _coerce(MediaPipelineTaskStatus, value)
+
+
+class MediaStreamPipelineSinkType(OpenStrEnum):
+    """Values of MediaStreamPipelineSinkType; unknown values arrive as pseudo-members."""
 
     KINESIS_VIDEO_STREAM_POOL = "KinesisVideoStreamPool"
 
 
-class MediaStreamType(StrEnum):
-    """Values of MediaStreamType; unknown values arrive as plain str."""
+_MediaStreamPipelineSinkType_Values = Literal["KinesisVideoStreamPool"]
+
+
+def _MediaStreamPipelineSinkType_in(
+    value: MediaStreamPipelineSinkType | _MediaStreamPipelineSinkType_Values,
+) -> MediaStreamPipelineSinkType:
+    return _coerce(MediaStreamPipelineSinkType, value)
+
+
+def _MediaStreamPipelineSinkType_opt(
+    value: MediaStreamPipelineSinkType | _MediaStreamPipelineSinkType_Values | None,
+) -> MediaStreamPipelineSinkType | None:
+    return _coerce(MediaStreamPipelineSinkType, value)
+
+
+class MediaStreamType(OpenStrEnum):
+    """Values of MediaStreamType; unknown values arrive as pseudo-members."""
 
     MIXED_AUDIO = "MixedAudio"
     INDIVIDUAL_AUDIO = "IndividualAudio"
 
 
-class PartialResultsStability(StrEnum):
-    """Values of PartialResultsStability; unknown values arrive as plain str."""
+_MediaStreamType_Values = Literal["MixedAudio", "IndividualAudio"]
+
+
+def _MediaStreamType_in(value: MediaStreamType | _MediaStreamType_Values) -> MediaStreamType:
+    return _coerce(MediaStreamType, value)
+
+
+def _MediaStreamType_opt(
+    value: MediaStreamType | _MediaStreamType_Values | None,
+) -> MediaStreamType | None:
+    return _coerce(MediaStreamType, value)
+
+
+class PartialResultsStability(OpenStrEnum):
+    """Values of PartialResultsStability; unknown values arrive as pseudo-members."""
 
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
 
 
-class ParticipantRole(StrEnum):
-    """Values of ParticipantRole; unknown values arrive as plain str."""
+_PartialResultsStability_Values = Literal["high", "medium", "low"]
+
+
+def _PartialResultsStability_in(
+    value: PartialResultsStability | _PartialResultsStability_Values,
+) -> PartialResultsStability:
+    return _coerce(PartialResultsStability, value)
+
+
+def _PartialResultsStability_opt(
+    value: PartialResultsStability | _PartialResultsStability_Values | None,
+) -> PartialResultsStability | None:
+    return _coerce(PartialResultsStability, value)
+
+
+class ParticipantRole(OpenStrEnum):
+    """Values of ParticipantRole; unknown values arrive as pseudo-members."""
 
     AGENT = "AGENT"
     CUSTOMER = "CUSTOMER"
 
 
-class PresenterPosition(StrEnum):
-    """Values of PresenterPosition; unknown values arrive as plain str."""
+_ParticipantRole_Values = Literal["AGENT", "CUSTOMER"]
+
+
+def _ParticipantRole_in(value: ParticipantRole | _ParticipantRole_Values) -> ParticipantRole:
+    return _coerce(ParticipantRole, value)
+
+
+def _ParticipantRole_opt(
+    value: ParticipantRole | _ParticipantRole_Values | None,
+) -> ParticipantRole | None:
+    return _coerce(ParticipantRole, value)
+
+
+class PresenterPosition(OpenStrEnum):
+    """Values of PresenterPosition; unknown values arrive as pseudo-members."""
 
     TOP_LEFT = "TopLeft"
     TOP_RIGHT = "TopRight"
@@ -325,80 +874,233 @@ class PresenterPosition(StrEnum):
     BOTTOM_RIGHT = "BottomRight"
 
 
-class RealTimeAlertRuleType(StrEnum):
-    """Values of RealTimeAlertRuleType; unknown values arrive as plain str."""
+_PresenterPosition_Values = Literal["TopLeft", "TopRight", "BottomLeft", "BottomRight"]
+
+
+def _PresenterPosition_in(
+    value: PresenterPosition | _PresenterPosition_Values,
+) -> PresenterPosition:
+    return _coerce(PresenterPosition, value)
+
+
+def _PresenterPosition_opt(
+    value: PresenterPosition | _PresenterPosition_Values | None,
+) -> PresenterPosition | None:
+    return _coerce(PresenterPosition, value)
+
+
+class RealTimeAlertRuleType(OpenStrEnum):
+    """Values of RealTimeAlertRuleType; unknown values arrive as pseudo-members."""
 
     KEYWORD_MATCH = "KeywordMatch"
     SENTIMENT = "Sentiment"
     ISSUE_DETECTION = "IssueDetection"
 
 
-class RecordingFileFormat(StrEnum):
-    """Values of RecordingFileFormat; unknown values arrive as plain str."""
+_RealTimeAlertRuleType_Values = Literal["KeywordMatch", "Sentiment", "IssueDetection"]
+
+
+def _RealTimeAlertRuleType_in(
+    value: RealTimeAlertRuleType | _RealTimeAlertRuleType_Values,
+) -> RealTimeAlertRuleType:
+    return _coerce(RealTimeAlertRuleType, value)
+
+
+def _RealTimeAlertRuleType_opt(
+    value: RealTimeAlertRuleType | _RealTimeAlertRuleType_Values | None,
+) -> RealTimeAlertRuleType | None:
+    return _coerce(RealTimeAlertRuleType, value)
+
+
+class RecordingFileFormat(OpenStrEnum):
+    """Values of RecordingFileFormat; unknown values arrive as pseudo-members."""
 
     WAV = "Wav"
     OPUS = "Opus"
 
 
-class ResolutionOption(StrEnum):
-    """Values of ResolutionOption; unknown values arrive as plain str."""
+_RecordingFileFormat_Values = Literal["Wav", "Opus"]
+
+
+def _RecordingFileFormat_in(
+    value: RecordingFileFormat | _RecordingFileFormat_Values,
+) -> RecordingFileFormat:
+    return _coerce(RecordingFileFormat, value)
+
+
+def _RecordingFileFormat_opt(
+    value: RecordingFileFormat | _RecordingFileFormat_Values | None,
+) -> RecordingFileFormat | None:
+    return _coerce(RecordingFileFormat, value)
+
+
+class ResolutionOption(OpenStrEnum):
+    """Values of ResolutionOption; unknown values arrive as pseudo-members."""
 
     HD = "HD"
     FHD = "FHD"
 
 
-class SentimentType(StrEnum):
-    """Values of SentimentType; unknown values arrive as plain str."""
+_ResolutionOption_Values = Literal["HD", "FHD"]
+
+
+def _ResolutionOption_in(value: ResolutionOption | _ResolutionOption_Values) -> ResolutionOption:
+    return _coerce(ResolutionOption, value)
+
+
+def _ResolutionOption_opt(
+    value: ResolutionOption | _ResolutionOption_Values | None,
+) -> ResolutionOption | None:
+    return _coerce(ResolutionOption, value)
+
+
+class SentimentType(OpenStrEnum):
+    """Values of SentimentType; unknown values arrive as pseudo-members."""
 
     NEGATIVE = "NEGATIVE"
 
 
-class TileOrder(StrEnum):
-    """Values of TileOrder; unknown values arrive as plain str."""
+_SentimentType_Values = Literal["NEGATIVE"]
+
+
+def _SentimentType_in(value: SentimentType | _SentimentType_Values) -> SentimentType:
+    return _coerce(SentimentType, value)
+
+
+def _SentimentType_opt(value: SentimentType | _SentimentType_Values | None) -> SentimentType | None:
+    return _coerce(SentimentType, value)
+
+
+class TileOrder(OpenStrEnum):
+    """Values of TileOrder; unknown values arrive as pseudo-members."""
 
     JOIN_SEQUENCE = "JoinSequence"
     SPEAKER_SEQUENCE = "SpeakerSequence"
 
 
-class VerticalTilePosition(StrEnum):
-    """Values of VerticalTilePosition; unknown values arrive as plain str."""
+_TileOrder_Values = Literal["JoinSequence", "SpeakerSequence"]
+
+
+def _TileOrder_in(value: TileOrder | _TileOrder_Values) -> TileOrder:
+    return _coerce(TileOrder, value)
+
+
+def _TileOrder_opt(value: TileOrder | _TileOrder_Values | None) -> TileOrder | None:
+    return _coerce(TileOrder, value)
+
+
+class VerticalTilePosition(OpenStrEnum):
+    """Values of VerticalTilePosition; unknown values arrive as pseudo-members."""
 
     LEFT = "Left"
     RIGHT = "Right"
 
 
-class VideoMuxType(StrEnum):
-    """Values of VideoMuxType; unknown values arrive as plain str."""
+_VerticalTilePosition_Values = Literal["Left", "Right"]
+
+
+def _VerticalTilePosition_in(
+    value: VerticalTilePosition | _VerticalTilePosition_Values,
+) -> VerticalTilePosition:
+    return _coerce(VerticalTilePosition, value)
+
+
+def _VerticalTilePosition_opt(
+    value: VerticalTilePosition | _VerticalTilePosition_Values | None,
+) -> VerticalTilePosition | None:
+    return _coerce(VerticalTilePosition, value)
+
+
+class VideoMuxType(OpenStrEnum):
+    """Values of VideoMuxType; unknown values arrive as pseudo-members."""
 
     VIDEO_ONLY = "VideoOnly"
 
 
-class VocabularyFilterMethod(StrEnum):
-    """Values of VocabularyFilterMethod; unknown values arrive as plain str."""
+_VideoMuxType_Values = Literal["VideoOnly"]
+
+
+def _VideoMuxType_in(value: VideoMuxType | _VideoMuxType_Values) -> VideoMuxType:
+    return _coerce(VideoMuxType, value)
+
+
+def _VideoMuxType_opt(value: VideoMuxType | _VideoMuxType_Values | None) -> VideoMuxType | None:
+    return _coerce(VideoMuxType, value)
+
+
+class VocabularyFilterMethod(OpenStrEnum):
+    """Values of VocabularyFilterMethod; unknown values arrive as pseudo-members."""
 
     REMOVE = "remove"
     MASK = "mask"
     TAG = "tag"
 
 
-class VoiceAnalyticsConfigurationStatus(StrEnum):
-    """Values of VoiceAnalyticsConfigurationStatus; unknown values arrive as plain str."""
+_VocabularyFilterMethod_Values = Literal["remove", "mask", "tag"]
+
+
+def _VocabularyFilterMethod_in(
+    value: VocabularyFilterMethod | _VocabularyFilterMethod_Values,
+) -> VocabularyFilterMethod:
+    return _coerce(VocabularyFilterMethod, value)
+
+
+def _VocabularyFilterMethod_opt(
+    value: VocabularyFilterMethod | _VocabularyFilterMethod_Values | None,
+) -> VocabularyFilterMethod | None:
+    return _coerce(VocabularyFilterMethod, value)
+
+
+class VoiceAnalyticsConfigurationStatus(OpenStrEnum):
+    """Values of VoiceAnalyticsConfigurationStatus; unknown values arrive as pseudo-members."""
 
     ENABLED = "Enabled"
     DISABLED = "Disabled"
 
 
-class VoiceAnalyticsLanguageCode(StrEnum):
-    """Values of VoiceAnalyticsLanguageCode; unknown values arrive as plain str."""
+_VoiceAnalyticsConfigurationStatus_Values = Literal["Enabled", "Disabled"]
+
+
+def _VoiceAnalyticsConfigurationStatus_in(
+    value: VoiceAnalyticsConfigurationStatus | _VoiceAnalyticsConfigurationStatus_Values,
+) -> VoiceAnalyticsConfigurationStatus:
+    return _coerce(VoiceAnalyticsConfigurationStatus, value)
+
+
+def _VoiceAnalyticsConfigurationStatus_opt(
+    value: VoiceAnalyticsConfigurationStatus | _VoiceAnalyticsConfigurationStatus_Values | None,
+) -> VoiceAnalyticsConfigurationStatus | None:
+    return _coerce(VoiceAnalyticsConfigurationStatus, value)
+
+
+class VoiceAnalyticsLanguageCode(OpenStrEnum):
+    """Values of VoiceAnalyticsLanguageCode; unknown values arrive as pseudo-members."""
 
     EN_US = "en-US"
+
+
+_VoiceAnalyticsLanguageCode_Values = Literal["en-US"]
+
+
+def _VoiceAnalyticsLanguageCode_in(
+    value: VoiceAnalyticsLanguageCode | _VoiceAnalyticsLanguageCode_Values,
+) -> VoiceAnalyticsLanguageCode:
+    return _coerce(VoiceAnalyticsLanguageCode, value)
+
+
+def _VoiceAnalyticsLanguageCode_opt(
+    value: VoiceAnalyticsLanguageCode | _VoiceAnalyticsLanguageCode_Values | None,
+) -> VoiceAnalyticsLanguageCode | None:
+    return _coerce(VoiceAnalyticsLanguageCode, value)
 
 
 @define(frozen=True, slots=True, kw_only=True)
 class ActiveSpeakerOnlyConfiguration:
     """Defines the configuration for an ActiveSpeakerOnly video tile."""
 
-    active_speaker_position: ActiveSpeakerPosition | str | None = None
+    active_speaker_position: ActiveSpeakerPosition | None = _field(
+        default=None, converter=_ActiveSpeakerPosition_opt
+    )
     """The position of the ActiveSpeakerOnly video tile."""
 
 
@@ -408,7 +1110,7 @@ class AmazonTranscribeCallAnalyticsProcessorConfiguration:
     analytics processor.
     """
 
-    language_code: CallAnalyticsLanguageCode | str
+    language_code: CallAnalyticsLanguageCode = _field(converter=_CallAnalyticsLanguageCode_in)
     """The language code in the configuration."""
 
     vocabulary_name: str | None = None
@@ -436,7 +1138,9 @@ class AmazonTranscribeCallAnalyticsProcessorConfiguration:
     Length Constraints: Minimum length of 1. Maximum length of 200.
     """
 
-    vocabulary_filter_method: VocabularyFilterMethod | str | None = None
+    vocabulary_filter_method: VocabularyFilterMethod | None = _field(
+        default=None, converter=_VocabularyFilterMethod_opt
+    )
     """Specifies how to apply a vocabulary filter to a transcript.
 
     To replace words with ***, choose mask.
@@ -464,7 +1168,9 @@ class AmazonTranscribeCallAnalyticsProcessorConfiguration:
     information, see Partial-result stabilization in the Amazon Transcribe Developer Guide.
     """
 
-    partial_results_stability: PartialResultsStability | str | None = None
+    partial_results_stability: PartialResultsStability | None = _field(
+        default=None, converter=_PartialResultsStability_opt
+    )
     """Specifies the level of stability to use when you enable partial results stabilization
     (EnablePartialResultsStabilization).
 
@@ -475,7 +1181,9 @@ class AmazonTranscribeCallAnalyticsProcessorConfiguration:
     Developer Guide.
     """
 
-    content_identification_type: ContentType | str | None = None
+    content_identification_type: ContentType | None = _field(
+        default=None, converter=_ContentType_opt
+    )
     """Labels all personally identifiable information (PII) identified in your transcript.
 
     Content identification is performed at the segment level; PII specified in
@@ -488,7 +1196,7 @@ class AmazonTranscribeCallAnalyticsProcessorConfiguration:
     in the Amazon Transcribe Developer Guide.
     """
 
-    content_redaction_type: ContentType | str | None = None
+    content_redaction_type: ContentType | None = _field(default=None, converter=_ContentType_opt)
     """Redacts all personally identifiable information (PII) identified in your transcript.
 
     Content redaction is performed at the segment level; PII specified in PiiEntityTypes is
@@ -536,7 +1244,9 @@ class AmazonTranscribeProcessorConfiguration:
     your transcription job fails.
     """
 
-    language_code: CallAnalyticsLanguageCode | str | None = None
+    language_code: CallAnalyticsLanguageCode | None = _field(
+        default=None, converter=_CallAnalyticsLanguageCode_opt
+    )
     """The language code that represents the language spoken in your audio.
 
     If you're unsure of the language spoken in your audio, consider using IdentifyLanguage
@@ -559,7 +1269,9 @@ class AmazonTranscribeProcessorConfiguration:
     Length Constraints: Minimum length of 1. Maximum length of 200.
     """
 
-    vocabulary_filter_method: VocabularyFilterMethod | str | None = None
+    vocabulary_filter_method: VocabularyFilterMethod | None = _field(
+        default=None, converter=_VocabularyFilterMethod_opt
+    )
     """The vocabulary filtering method used in your Call Analytics transcription."""
 
     show_speaker_label: bool | None = None
@@ -578,7 +1290,9 @@ class AmazonTranscribeProcessorConfiguration:
     Developer Guide.
     """
 
-    partial_results_stability: PartialResultsStability | str | None = None
+    partial_results_stability: PartialResultsStability | None = _field(
+        default=None, converter=_PartialResultsStability_opt
+    )
     """The level of stability to use when you enable partial results stabilization
     (EnablePartialResultsStabilization).
 
@@ -589,7 +1303,9 @@ class AmazonTranscribeProcessorConfiguration:
     Developer Guide.
     """
 
-    content_identification_type: ContentType | str | None = None
+    content_identification_type: ContentType | None = _field(
+        default=None, converter=_ContentType_opt
+    )
     """Labels all personally identifiable information (PII) identified in your transcript.
 
     Content identification is performed at the segment level; PII specified in
@@ -602,7 +1318,7 @@ class AmazonTranscribeProcessorConfiguration:
     in the Amazon Transcribe Developer Guide.
     """
 
-    content_redaction_type: ContentType | str | None = None
+    content_redaction_type: ContentType | None = _field(default=None, converter=_ContentType_opt)
     """Redacts all personally identifiable information (PII) identified in your transcript.
 
     Content redaction is performed at the segment level; PII specified in PiiEntityTypes is
@@ -658,7 +1374,9 @@ class AmazonTranscribeProcessorConfiguration:
     language_options: str | None = None
     """The language options for the transcription, such as automatic language detection."""
 
-    preferred_language: CallAnalyticsLanguageCode | str | None = None
+    preferred_language: CallAnalyticsLanguageCode | None = _field(
+        default=None, converter=_CallAnalyticsLanguageCode_opt
+    )
     """The preferred language for the transcription."""
 
     vocabulary_names: str | None = None
@@ -715,7 +1433,7 @@ class ArtifactsConfiguration:
 class AudioArtifactsConfiguration:
     """The audio artifact configuration object."""
 
-    mux_type: AudioMuxType | str
+    mux_type: AudioMuxType = _field(converter=_AudioMuxType_in)
     """The MUX type of the audio artifact configuration object."""
 
 
@@ -723,7 +1441,7 @@ class AudioArtifactsConfiguration:
 class AudioConcatenationConfiguration:
     """The audio artifact concatenation configuration object."""
 
-    state: AudioArtifactsConcatenationState | str
+    state: AudioArtifactsConcatenationState = _field(converter=_AudioArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -734,7 +1452,7 @@ class ChannelDefinition:
     channel_id: int
     """The channel ID."""
 
-    participant_role: ParticipantRole | str | None = None
+    participant_role: ParticipantRole | None = _field(default=None, converter=_ParticipantRole_opt)
     """Specifies whether the audio in a channel belongs to the AGENT or CUSTOMER."""
 
 
@@ -768,7 +1486,7 @@ class ChimeSdkMeetingLiveConnectorConfiguration:
     arn: str = _field(repr=False)
     """The configuration object's Chime SDK meeting ARN."""
 
-    mux_type: LiveConnectorMuxType | str
+    mux_type: LiveConnectorMuxType = _field(converter=_LiveConnectorMuxType_in)
     """The configuration object's multiplex type."""
 
     composited_video: CompositedVideoArtifactsConfiguration | None = None
@@ -782,10 +1500,10 @@ class ChimeSdkMeetingLiveConnectorConfiguration:
 class CompositedVideoArtifactsConfiguration:
     """Specifies the configuration for compositing video artifacts."""
 
-    layout: LayoutOption | str | None = None
+    layout: LayoutOption | None = _field(default=None, converter=_LayoutOption_opt)
     """The layout setting, such as GridView in the configuration object."""
 
-    resolution: ResolutionOption | str | None = None
+    resolution: ResolutionOption | None = _field(default=None, converter=_ResolutionOption_opt)
     """The video resolution setting in the configuration object. Default: HD at 1280 x 720. FHD
     resolution: 1920 x 1080.
     """
@@ -800,7 +1518,7 @@ class CompositedVideoConcatenationConfiguration:
     must be ChimeSdkMeeting.
     """
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -808,7 +1526,7 @@ class CompositedVideoConcatenationConfiguration:
 class ConcatenationSink:
     """The data sink of the configuration object."""
 
-    type: ConcatenationSinkType | str
+    type: ConcatenationSinkType = _field(converter=_ConcatenationSinkType_in)
     """The type of data sink in the configuration object."""
 
     s3_bucket_sink_configuration: S3BucketSinkConfiguration
@@ -819,7 +1537,7 @@ class ConcatenationSink:
 class ConcatenationSource:
     """The source type and media pipeline configuration settings in a configuration object."""
 
-    type: ConcatenationSourceType | str
+    type: ConcatenationSourceType = _field(converter=_ConcatenationSourceType_in)
     """The type of concatenation source in a configuration object."""
 
     media_capture_pipeline_source_configuration: MediaCapturePipelineSourceConfiguration
@@ -830,10 +1548,10 @@ class ConcatenationSource:
 class ContentArtifactsConfiguration:
     """The content artifact object."""
 
-    state: ArtifactsState | str
+    state: ArtifactsState = _field(converter=_ArtifactsState_in)
     """Indicates whether the content artifact is enabled or disabled."""
 
-    mux_type: ContentMuxType | str | None = None
+    mux_type: ContentMuxType | None = _field(default=None, converter=_ContentMuxType_opt)
     """The MUX type of the artifact configuration."""
 
 
@@ -841,7 +1559,7 @@ class ContentArtifactsConfiguration:
 class ContentConcatenationConfiguration:
     """The composited content configuration object for a specified media pipeline."""
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -849,7 +1567,7 @@ class ContentConcatenationConfiguration:
 class CreateMediaCapturePipelineRequest:
     """The CreateMediaCapturePipelineRequest structure."""
 
-    source_type: MediaPipelineSourceType | str
+    source_type: MediaPipelineSourceType = _field(converter=_MediaPipelineSourceType_in)
     """Source type from which the media artifacts are captured. A Chime SDK Meeting is the only
     supported source.
     """
@@ -857,7 +1575,7 @@ class CreateMediaCapturePipelineRequest:
     source_arn: str = _field(repr=False)
     """ARN of the source from which the media artifacts are captured."""
 
-    sink_type: MediaPipelineSinkType | str
+    sink_type: MediaPipelineSinkType = _field(converter=_MediaPipelineSinkType_in)
     """Destination type to which the media artifacts are saved. You must use an S3 bucket."""
 
     sink_arn: str = _field(repr=False)
@@ -1092,7 +1810,7 @@ class CreateMediaStreamPipelineResponse:
 class DataChannelConcatenationConfiguration:
     """The content configuration object's data channel."""
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -1152,7 +1870,7 @@ class FragmentSelector:
     return the fragments with start times of 00:00:02 and 00:00:04.
     """
 
-    fragment_selector_type: FragmentSelectorType | str
+    fragment_selector_type: FragmentSelectorType = _field(converter=_FragmentSelectorType_in)
     """The origin of the timestamps to use, Server or Producer. For more information, see
     StartSelectorType in the Amazon Kinesis Video Streams Developer Guide.
     """
@@ -1275,7 +1993,7 @@ class GetVoiceToneAnalysisTaskResponse:
 class GridViewConfiguration:
     """Specifies the type of grid layout."""
 
-    content_share_layout: ContentShareLayoutOption | str
+    content_share_layout: ContentShareLayoutOption = _field(converter=_ContentShareLayoutOption_in)
     """Defines the layout of the video tiles when content sharing is enabled."""
 
     presenter_only_configuration: PresenterOnlyConfiguration | None = None
@@ -1293,7 +2011,9 @@ class GridViewConfiguration:
     video_attribute: VideoAttribute | None = None
     """The attribute settings for the video tiles."""
 
-    canvas_orientation: CanvasOrientation | str | None = None
+    canvas_orientation: CanvasOrientation | None = _field(
+        default=None, converter=_CanvasOrientation_opt
+    )
     """The orientation setting, horizontal or vertical."""
 
 
@@ -1301,10 +2021,12 @@ class GridViewConfiguration:
 class HorizontalLayoutConfiguration:
     """Defines the configuration settings for the horizontal layout."""
 
-    tile_order: TileOrder | str | None = None
+    tile_order: TileOrder | None = _field(default=None, converter=_TileOrder_opt)
     """Sets the automatic ordering of the video tiles."""
 
-    tile_position: HorizontalTilePosition | str | None = None
+    tile_position: HorizontalTilePosition | None = _field(
+        default=None, converter=_HorizontalTilePosition_opt
+    )
     """Sets the position of horizontal tiles."""
 
     tile_count: int | None = None
@@ -1393,7 +2115,9 @@ class KinesisVideoStreamPoolConfiguration:
     pool_id: str | None = None
     """The ID of the video stream pool in the configuration."""
 
-    pool_status: KinesisVideoStreamPoolStatus | str | None = None
+    pool_status: KinesisVideoStreamPoolStatus | None = _field(
+        default=None, converter=_KinesisVideoStreamPoolStatus_opt
+    )
     """The status of the video stream pool in the configuration."""
 
     pool_size: int | None = None
@@ -1443,7 +2167,7 @@ class KinesisVideoStreamSourceRuntimeConfiguration:
     streams: Sequence[StreamConfiguration]
     """The streams in the source runtime configuration of a Kinesis video stream."""
 
-    media_encoding: MediaEncoding | str
+    media_encoding: MediaEncoding = _field(converter=_MediaEncoding_in)
     """Specifies the encoding of your input audio. Supported format: PCM (only signed 16-bit
     little-endian audio formats, which does not include WAV)
 
@@ -1598,7 +2322,9 @@ class LiveConnectorRTMPConfiguration:
     url: str = _field(repr=False)
     """The URL of the RTMP configuration."""
 
-    audio_channels: AudioChannelsOption | str | None = None
+    audio_channels: AudioChannelsOption | None = _field(
+        default=None, converter=_AudioChannelsOption_opt
+    )
     """The audio channels set for the RTMP configuration"""
 
     audio_sample_rate: str | None = None
@@ -1609,7 +2335,7 @@ class LiveConnectorRTMPConfiguration:
 class LiveConnectorSinkConfiguration:
     """The media pipeline's sink configuration settings."""
 
-    sink_type: LiveConnectorSinkType | str
+    sink_type: LiveConnectorSinkType = _field(converter=_LiveConnectorSinkType_in)
     """The sink configuration's sink type."""
 
     rtmp_configuration: LiveConnectorRTMPConfiguration
@@ -1620,7 +2346,7 @@ class LiveConnectorSinkConfiguration:
 class LiveConnectorSourceConfiguration:
     """The data source configuration object of a streaming media pipeline."""
 
-    source_type: LiveConnectorSourceType | str
+    source_type: LiveConnectorSourceType = _field(converter=_LiveConnectorSourceType_in)
     """The source configuration's media source type."""
 
     chime_sdk_meeting_live_connector_configuration: ChimeSdkMeetingLiveConnectorConfiguration
@@ -1639,16 +2365,20 @@ class MediaCapturePipeline:
     media_pipeline_arn: str | None = None
     """The ARN of the media capture pipeline"""
 
-    source_type: MediaPipelineSourceType | str | None = None
+    source_type: MediaPipelineSourceType | None = _field(
+        default=None, converter=_MediaPipelineSourceType_opt
+    )
     """Source type from which media artifacts are saved. You must use ChimeMeeting."""
 
     source_arn: str | None = _field(default=None, repr=False)
     """ARN of the source from which the media artifacts are saved."""
 
-    status: MediaPipelineStatus | str | None = None
+    status: MediaPipelineStatus | None = _field(default=None, converter=_MediaPipelineStatus_opt)
     """The status of the media pipeline."""
 
-    sink_type: MediaPipelineSinkType | str | None = None
+    sink_type: MediaPipelineSinkType | None = _field(
+        default=None, converter=_MediaPipelineSinkType_opt
+    )
     """Destination type to which the media artifacts are saved. You must use an S3 Bucket."""
 
     sink_arn: str | None = _field(default=None, repr=False)
@@ -1713,7 +2443,7 @@ class MediaConcatenationPipeline:
     sinks: Sequence[ConcatenationSink] | None = None
     """The data sinks of the concatenation pipeline."""
 
-    status: MediaPipelineStatus | str | None = None
+    status: MediaPipelineStatus | None = _field(default=None, converter=_MediaPipelineStatus_opt)
     """The status of the concatenation pipeline."""
 
     created_timestamp: datetime | None = None
@@ -1736,7 +2466,7 @@ class MediaInsightsPipeline:
     media_insights_pipeline_configuration_arn: str | None = _field(default=None, repr=False)
     """The ARN of a media insight pipeline's configuration settings."""
 
-    status: MediaPipelineStatus | str | None = None
+    status: MediaPipelineStatus | None = _field(default=None, converter=_MediaPipelineStatus_opt)
     """The status of a media insights pipeline."""
 
     kinesis_video_stream_source_runtime_configuration: (
@@ -1803,7 +2533,9 @@ class MediaInsightsPipelineConfiguration:
 class MediaInsightsPipelineConfigurationElement:
     """An element in a media insights pipeline configuration."""
 
-    type: MediaInsightsPipelineConfigurationElementType | str
+    type: MediaInsightsPipelineConfigurationElementType = _field(
+        converter=_MediaInsightsPipelineConfigurationElementType_in
+    )
     """The element type."""
 
     amazon_transcribe_call_analytics_processor_configuration: (
@@ -1872,10 +2604,14 @@ class MediaInsightsPipelineConfigurationSummary:
 class MediaInsightsPipelineElementStatus:
     """The status of the pipeline element."""
 
-    type: MediaInsightsPipelineConfigurationElementType | str | None = None
+    type: MediaInsightsPipelineConfigurationElementType | None = _field(
+        default=None, converter=_MediaInsightsPipelineConfigurationElementType_opt
+    )
     """The type of status."""
 
-    status: MediaPipelineElementStatus | str | None = None
+    status: MediaPipelineElementStatus | None = _field(
+        default=None, converter=_MediaPipelineElementStatus_opt
+    )
     """The element's status."""
 
 
@@ -1895,7 +2631,7 @@ class MediaLiveConnectorPipeline:
     media_pipeline_arn: str | None = None
     """The connector pipeline's ARN."""
 
-    status: MediaPipelineStatus | str | None = None
+    status: MediaPipelineStatus | None = _field(default=None, converter=_MediaPipelineStatus_opt)
     """The connector pipeline's status."""
 
     created_timestamp: datetime | None = None
@@ -1954,7 +2690,7 @@ class MediaStreamPipeline:
     updated_timestamp: datetime | None = None
     """The time at which the media stream pipeline was updated."""
 
-    status: MediaPipelineStatus | str | None = None
+    status: MediaPipelineStatus | None = _field(default=None, converter=_MediaPipelineStatus_opt)
     """The status of the media stream pipeline."""
 
     sources: Sequence[MediaStreamSource] | None = None
@@ -1973,13 +2709,13 @@ class MediaStreamSink:
     CreateMediaPipelineKinesisVideoStreamPool API.
     """
 
-    sink_type: MediaStreamPipelineSinkType | str
+    sink_type: MediaStreamPipelineSinkType = _field(converter=_MediaStreamPipelineSinkType_in)
     """The media stream sink's type."""
 
     reserved_stream_capacity: int
     """Specifies the number of streams that the sink can accept."""
 
-    media_stream_type: MediaStreamType | str
+    media_stream_type: MediaStreamType = _field(converter=_MediaStreamType_in)
     """The media stream sink's media stream type."""
 
 
@@ -1987,7 +2723,7 @@ class MediaStreamSink:
 class MediaStreamSource:
     """Structure that contains the settings for media stream sources."""
 
-    source_type: MediaPipelineSourceType | str
+    source_type: MediaPipelineSourceType = _field(converter=_MediaPipelineSourceType_in)
     """The type of media stream source."""
 
     source_arn: str = _field(repr=False)
@@ -1998,7 +2734,7 @@ class MediaStreamSource:
 class MeetingEventsConcatenationConfiguration:
     """The configuration object for an event concatenation pipeline."""
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -2024,7 +2760,9 @@ class PostCallAnalyticsSettings:
     the Amazon Transcribe Developer Guide.
     """
 
-    content_redaction_output: ContentRedactionOutput | str | None = None
+    content_redaction_output: ContentRedactionOutput | None = _field(
+        default=None, converter=_ContentRedactionOutput_opt
+    )
     """The content redaction output settings for a post-call analysis task."""
 
     output_encryption_kms_key_id: str | None = None
@@ -2035,7 +2773,9 @@ class PostCallAnalyticsSettings:
 class PresenterOnlyConfiguration:
     """Defines the configuration for a presenter-only video tile."""
 
-    presenter_position: PresenterPosition | str | None = None
+    presenter_position: PresenterPosition | None = _field(
+        default=None, converter=_PresenterPosition_opt
+    )
     """Defines the position of the presenter video tile. Default: TopRight."""
 
 
@@ -2056,7 +2796,7 @@ class RealTimeAlertConfiguration:
 class RealTimeAlertRule:
     """Specifies the words or phrases that trigger an alert."""
 
-    type: RealTimeAlertRuleType | str
+    type: RealTimeAlertRuleType = _field(converter=_RealTimeAlertRuleType_in)
     """The type of alert rule."""
 
     keyword_match_configuration: KeywordMatchConfiguration | None = None
@@ -2095,7 +2835,9 @@ class S3RecordingSinkConfiguration:
     destination: str | None = _field(default=None, repr=False)
     """The default URI of the Amazon S3 bucket used as the recording sink."""
 
-    recording_file_format: RecordingFileFormat | str | None = None
+    recording_file_format: RecordingFileFormat | None = _field(
+        default=None, converter=_RecordingFileFormat_opt
+    )
     """The default file format for the media files sent to the Amazon S3 bucket."""
 
 
@@ -2109,7 +2851,7 @@ class S3RecordingSinkRuntimeConfiguration:
     destination: str = _field(repr=False)
     """The URI of the S3 bucket used as the sink."""
 
-    recording_file_format: RecordingFileFormat | str
+    recording_file_format: RecordingFileFormat = _field(converter=_RecordingFileFormat_in)
     """The file format for the media files sent to the Amazon S3 bucket."""
 
 
@@ -2133,7 +2875,7 @@ class SentimentConfiguration:
     rule_name: str
     """The name of the rule in the sentiment configuration."""
 
-    sentiment_type: SentimentType | str
+    sentiment_type: SentimentType = _field(converter=_SentimentType_in)
     """The type of sentiment, POSITIVE, NEGATIVE, or NEUTRAL."""
 
     time_period: int
@@ -2167,7 +2909,9 @@ class SpeakerSearchTask:
     speaker_search_task_id: str | None = None
     """The speaker search task ID."""
 
-    speaker_search_task_status: MediaPipelineTaskStatus | str | None = None
+    speaker_search_task_status: MediaPipelineTaskStatus | None = _field(
+        default=None, converter=_MediaPipelineTaskStatus_opt
+    )
     """The status of the speaker search task."""
 
     created_timestamp: datetime | None = None
@@ -2273,7 +3017,7 @@ class StartVoiceToneAnalysisTaskRequest:
     of the media insights pipeline.
     """
 
-    language_code: VoiceAnalyticsLanguageCode | str
+    language_code: VoiceAnalyticsLanguageCode = _field(converter=_VoiceAnalyticsLanguageCode_in)
     """The language code."""
 
     kinesis_video_stream_source_task_configuration: (
@@ -2392,7 +3136,7 @@ class TimestampRange:
 class TranscriptionMessagesConcatenationConfiguration:
     """The configuration object for concatenating transcription messages."""
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -2450,7 +3194,7 @@ class UpdateMediaInsightsPipelineStatusRequest:
     of the media insights pipeline.
     """
 
-    update_status: MediaPipelineStatusUpdate | str
+    update_status: MediaPipelineStatusUpdate = _field(converter=_MediaPipelineStatusUpdate_in)
     """The requested status of the media insights pipeline."""
 
 
@@ -2479,10 +3223,12 @@ class UpdateMediaPipelineKinesisVideoStreamPoolResponse:
 class VerticalLayoutConfiguration:
     """Defines the configuration settings for a vertical layout."""
 
-    tile_order: TileOrder | str | None = None
+    tile_order: TileOrder | None = _field(default=None, converter=_TileOrder_opt)
     """Sets the automatic ordering of the video tiles."""
 
-    tile_position: VerticalTilePosition | str | None = None
+    tile_position: VerticalTilePosition | None = _field(
+        default=None, converter=_VerticalTilePosition_opt
+    )
     """Sets the position of vertical tiles."""
 
     tile_count: int | None = None
@@ -2496,10 +3242,10 @@ class VerticalLayoutConfiguration:
 class VideoArtifactsConfiguration:
     """The video artifact configuration object."""
 
-    state: ArtifactsState | str
+    state: ArtifactsState = _field(converter=_ArtifactsState_in)
     """Indicates whether the video artifact is enabled or disabled."""
 
-    mux_type: VideoMuxType | str | None = None
+    mux_type: VideoMuxType | None = _field(default=None, converter=_VideoMuxType_opt)
     """The MUX type of the video artifact configuration object."""
 
 
@@ -2510,10 +3256,10 @@ class VideoAttribute:
     corner_radius: int | None = None
     """Sets the corner radius of all video tiles."""
 
-    border_color: BorderColor | str | None = None
+    border_color: BorderColor | None = _field(default=None, converter=_BorderColor_opt)
     """Defines the border color of all video tiles."""
 
-    highlight_color: HighlightColor | str | None = None
+    highlight_color: HighlightColor | None = _field(default=None, converter=_HighlightColor_opt)
     """Defines the highlight color for the active video tile."""
 
     border_thickness: int | None = None
@@ -2524,7 +3270,7 @@ class VideoAttribute:
 class VideoConcatenationConfiguration:
     """The configuration object of a video concatenation pipeline."""
 
-    state: ArtifactsConcatenationState | str
+    state: ArtifactsConcatenationState = _field(converter=_ArtifactsConcatenationState_in)
     """Enables or disables the configuration object."""
 
 
@@ -2532,10 +3278,14 @@ class VideoConcatenationConfiguration:
 class VoiceAnalyticsProcessorConfiguration:
     """The configuration settings for a voice analytics processor."""
 
-    speaker_search_status: VoiceAnalyticsConfigurationStatus | str | None = None
+    speaker_search_status: VoiceAnalyticsConfigurationStatus | None = _field(
+        default=None, converter=_VoiceAnalyticsConfigurationStatus_opt
+    )
     """The status of the speaker search task."""
 
-    voice_tone_analysis_status: VoiceAnalyticsConfigurationStatus | str | None = None
+    voice_tone_analysis_status: VoiceAnalyticsConfigurationStatus | None = _field(
+        default=None, converter=_VoiceAnalyticsConfigurationStatus_opt
+    )
     """The status of the voice tone analysis task."""
 
 
@@ -2558,7 +3308,9 @@ class VoiceToneAnalysisTask:
     voice_tone_analysis_task_id: str | None = None
     """The ID of the voice tone analysis task."""
 
-    voice_tone_analysis_task_status: MediaPipelineTaskStatus | str | None = None
+    voice_tone_analysis_task_status: MediaPipelineTaskStatus | None = _field(
+        default=None, converter=_MediaPipelineTaskStatus_opt
+    )
     """The status of a voice tone analysis task."""
 
     created_timestamp: datetime | None = None
@@ -5622,9 +6374,9 @@ class ChimeSDKMediaPipelinesClient(BaseClient):
     async def create_media_capture_pipeline(
         self,
         *,
-        source_type: MediaPipelineSourceType | str,
+        source_type: MediaPipelineSourceType | _MediaPipelineSourceType_Values,
         source_arn: str,
-        sink_type: MediaPipelineSinkType | str,
+        sink_type: MediaPipelineSinkType | _MediaPipelineSinkType_Values,
         sink_arn: str,
         client_request_token: str | None = None,
         chime_sdk_meeting_configuration: ChimeSdkMeetingConfiguration | None = None,
@@ -6006,7 +6758,7 @@ class ChimeSDKMediaPipelinesClient(BaseClient):
         self,
         *,
         identifier: str,
-        language_code: VoiceAnalyticsLanguageCode | str,
+        language_code: VoiceAnalyticsLanguageCode | _VoiceAnalyticsLanguageCode_Values,
         kinesis_video_stream_source_task_configuration: KinesisVideoStreamSourceTaskConfiguration
         | None = None,
         client_request_token: str | None = None,
@@ -6099,7 +6851,10 @@ class ChimeSDKMediaPipelinesClient(BaseClient):
         )
 
     async def update_media_insights_pipeline_status(
-        self, *, identifier: str, update_status: MediaPipelineStatusUpdate | str
+        self,
+        *,
+        identifier: str,
+        update_status: MediaPipelineStatusUpdate | _MediaPipelineStatusUpdate_Values,
     ) -> None:
         """Updates the status of a media insights pipeline."""
         await self._invoke(

@@ -234,7 +234,12 @@ class BaseClient:
         return self._control
 
     async def _lookup_data_endpoint(self, key: EndpointKey) -> str:
-        from .kinesisvideo import SingleMasterChannelEndpointConfiguration
+        from .kinesisvideo import (
+            APIName,
+            ChannelProtocol,
+            ChannelRole,
+            SingleMasterChannelEndpointConfiguration,
+        )
 
         control = self._control_client()
         if key.service in CHANNEL_SERVICES:
@@ -242,7 +247,9 @@ class BaseClient:
             out = await control.get_signaling_channel_endpoint(
                 channel_arn=key.resource,
                 single_master_channel_endpoint_configuration=(
-                    SingleMasterChannelEndpointConfiguration(protocols=[protocol_name], role=role)
+                    SingleMasterChannelEndpointConfiguration(
+                        protocols=[ChannelProtocol(protocol_name)], role=ChannelRole(role)
+                    )
                 ),
             )
             for item in out.resource_endpoint_list or ():
@@ -254,7 +261,7 @@ class BaseClient:
             )
         kind, _, value = key.resource.partition(":")
         data = await control.get_data_endpoint(
-            api_name=key.api,
+            api_name=APIName(key.api),
             stream_name=value if kind == "name" else None,
             stream_arn=value if kind == "arn" else None,
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 from attrs import define
+from attrs import field as _field
 
+from ._enums import OpenStrEnum
+from ._enums import coerce as _coerce
 from ._http import ByteStream
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
@@ -23,111 +25,320 @@ from .errors import ServiceError
 from .getmedia import ArchivedMediaMixin
 
 
-class ClipFragmentSelectorType(StrEnum):
-    """Values of ClipFragmentSelectorType; unknown values arrive as plain str."""
+class ClipFragmentSelectorType(OpenStrEnum):
+    """Values of ClipFragmentSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
 
 
-class ContainerFormat(StrEnum):
-    """Values of ContainerFormat; unknown values arrive as plain str."""
+_ClipFragmentSelectorType_Values = Literal["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"]
+
+
+def _ClipFragmentSelectorType_in(
+    value: ClipFragmentSelectorType | _ClipFragmentSelectorType_Values,
+) -> ClipFragmentSelectorType:
+    return _coerce(ClipFragmentSelectorType, value)
+
+
+def _ClipFragmentSelectorType_opt(
+    value: ClipFragmentSelectorType | _ClipFragmentSelectorType_Values | None,
+) -> ClipFragmentSelectorType | None:
+    return _coerce(ClipFragmentSelectorType, value)
+
+
+class ContainerFormat(OpenStrEnum):
+    """Values of ContainerFormat; unknown values arrive as pseudo-members."""
 
     FRAGMENTED_MP4 = "FRAGMENTED_MP4"
     MPEG_TS = "MPEG_TS"
 
 
-class DASHDisplayFragmentNumber(StrEnum):
-    """Values of DASHDisplayFragmentNumber; unknown values arrive as plain str."""
+_ContainerFormat_Values = Literal["FRAGMENTED_MP4", "MPEG_TS"]
+
+
+def _ContainerFormat_in(value: ContainerFormat | _ContainerFormat_Values) -> ContainerFormat:
+    return _coerce(ContainerFormat, value)
+
+
+def _ContainerFormat_opt(
+    value: ContainerFormat | _ContainerFormat_Values | None,
+) -> ContainerFormat | None:
+    return _coerce(ContainerFormat, value)
+
+
+class DASHDisplayFragmentNumber(OpenStrEnum):
+    """Values of DASHDisplayFragmentNumber; unknown values arrive as pseudo-members."""
 
     ALWAYS = "ALWAYS"
     NEVER = "NEVER"
 
 
-class DASHDisplayFragmentTimestamp(StrEnum):
-    """Values of DASHDisplayFragmentTimestamp; unknown values arrive as plain str."""
+_DASHDisplayFragmentNumber_Values = Literal["ALWAYS", "NEVER"]
+
+
+def _DASHDisplayFragmentNumber_in(
+    value: DASHDisplayFragmentNumber | _DASHDisplayFragmentNumber_Values,
+) -> DASHDisplayFragmentNumber:
+    return _coerce(DASHDisplayFragmentNumber, value)
+
+
+def _DASHDisplayFragmentNumber_opt(
+    value: DASHDisplayFragmentNumber | _DASHDisplayFragmentNumber_Values | None,
+) -> DASHDisplayFragmentNumber | None:
+    return _coerce(DASHDisplayFragmentNumber, value)
+
+
+class DASHDisplayFragmentTimestamp(OpenStrEnum):
+    """Values of DASHDisplayFragmentTimestamp; unknown values arrive as pseudo-members."""
 
     ALWAYS = "ALWAYS"
     NEVER = "NEVER"
 
 
-class DASHFragmentSelectorType(StrEnum):
-    """Values of DASHFragmentSelectorType; unknown values arrive as plain str."""
+_DASHDisplayFragmentTimestamp_Values = Literal["ALWAYS", "NEVER"]
+
+
+def _DASHDisplayFragmentTimestamp_in(
+    value: DASHDisplayFragmentTimestamp | _DASHDisplayFragmentTimestamp_Values,
+) -> DASHDisplayFragmentTimestamp:
+    return _coerce(DASHDisplayFragmentTimestamp, value)
+
+
+def _DASHDisplayFragmentTimestamp_opt(
+    value: DASHDisplayFragmentTimestamp | _DASHDisplayFragmentTimestamp_Values | None,
+) -> DASHDisplayFragmentTimestamp | None:
+    return _coerce(DASHDisplayFragmentTimestamp, value)
+
+
+class DASHFragmentSelectorType(OpenStrEnum):
+    """Values of DASHFragmentSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
 
 
-class DASHPlaybackMode(StrEnum):
-    """Values of DASHPlaybackMode; unknown values arrive as plain str."""
+_DASHFragmentSelectorType_Values = Literal["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"]
+
+
+def _DASHFragmentSelectorType_in(
+    value: DASHFragmentSelectorType | _DASHFragmentSelectorType_Values,
+) -> DASHFragmentSelectorType:
+    return _coerce(DASHFragmentSelectorType, value)
+
+
+def _DASHFragmentSelectorType_opt(
+    value: DASHFragmentSelectorType | _DASHFragmentSelectorType_Values | None,
+) -> DASHFragmentSelectorType | None:
+    return _coerce(DASHFragmentSelectorType, value)
+
+
+class DASHPlaybackMode(OpenStrEnum):
+    """Values of DASHPlaybackMode; unknown values arrive as pseudo-members."""
 
     LIVE = "LIVE"
     LIVE_REPLAY = "LIVE_REPLAY"
     ON_DEMAND = "ON_DEMAND"
 
 
-class Format(StrEnum):
-    """Values of Format; unknown values arrive as plain str."""
+_DASHPlaybackMode_Values = Literal["LIVE", "LIVE_REPLAY", "ON_DEMAND"]
+
+
+def _DASHPlaybackMode_in(value: DASHPlaybackMode | _DASHPlaybackMode_Values) -> DASHPlaybackMode:
+    return _coerce(DASHPlaybackMode, value)
+
+
+def _DASHPlaybackMode_opt(
+    value: DASHPlaybackMode | _DASHPlaybackMode_Values | None,
+) -> DASHPlaybackMode | None:
+    return _coerce(DASHPlaybackMode, value)
+
+
+class Format(OpenStrEnum):
+    """Values of Format; unknown values arrive as pseudo-members."""
 
     JPEG = "JPEG"
     PNG = "PNG"
 
 
-class FormatConfigKey(StrEnum):
-    """Values of FormatConfigKey; unknown values arrive as plain str."""
+_Format_Values = Literal["JPEG", "PNG"]
+
+
+def _Format_in(value: Format | _Format_Values) -> Format:
+    return _coerce(Format, value)
+
+
+def _Format_opt(value: Format | _Format_Values | None) -> Format | None:
+    return _coerce(Format, value)
+
+
+class FormatConfigKey(OpenStrEnum):
+    """Values of FormatConfigKey; unknown values arrive as pseudo-members."""
 
     JPEGQUALITY = "JPEGQuality"
 
 
-class FragmentSelectorType(StrEnum):
-    """Values of FragmentSelectorType; unknown values arrive as plain str."""
+_FormatConfigKey_Values = Literal["JPEGQuality"]
+
+
+def _FormatConfigKey_in(value: FormatConfigKey | _FormatConfigKey_Values) -> FormatConfigKey:
+    return _coerce(FormatConfigKey, value)
+
+
+def _FormatConfigKey_opt(
+    value: FormatConfigKey | _FormatConfigKey_Values | None,
+) -> FormatConfigKey | None:
+    return _coerce(FormatConfigKey, value)
+
+
+class FragmentSelectorType(OpenStrEnum):
+    """Values of FragmentSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
 
 
-class HLSDiscontinuityMode(StrEnum):
-    """Values of HLSDiscontinuityMode; unknown values arrive as plain str."""
+_FragmentSelectorType_Values = Literal["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"]
+
+
+def _FragmentSelectorType_in(
+    value: FragmentSelectorType | _FragmentSelectorType_Values,
+) -> FragmentSelectorType:
+    return _coerce(FragmentSelectorType, value)
+
+
+def _FragmentSelectorType_opt(
+    value: FragmentSelectorType | _FragmentSelectorType_Values | None,
+) -> FragmentSelectorType | None:
+    return _coerce(FragmentSelectorType, value)
+
+
+class HLSDiscontinuityMode(OpenStrEnum):
+    """Values of HLSDiscontinuityMode; unknown values arrive as pseudo-members."""
 
     ALWAYS = "ALWAYS"
     NEVER = "NEVER"
     ON_DISCONTINUITY = "ON_DISCONTINUITY"
 
 
-class HLSDisplayFragmentTimestamp(StrEnum):
-    """Values of HLSDisplayFragmentTimestamp; unknown values arrive as plain str."""
+_HLSDiscontinuityMode_Values = Literal["ALWAYS", "NEVER", "ON_DISCONTINUITY"]
+
+
+def _HLSDiscontinuityMode_in(
+    value: HLSDiscontinuityMode | _HLSDiscontinuityMode_Values,
+) -> HLSDiscontinuityMode:
+    return _coerce(HLSDiscontinuityMode, value)
+
+
+def _HLSDiscontinuityMode_opt(
+    value: HLSDiscontinuityMode | _HLSDiscontinuityMode_Values | None,
+) -> HLSDiscontinuityMode | None:
+    return _coerce(HLSDiscontinuityMode, value)
+
+
+class HLSDisplayFragmentTimestamp(OpenStrEnum):
+    """Values of HLSDisplayFragmentTimestamp; unknown values arrive as pseudo-members."""
 
     ALWAYS = "ALWAYS"
     NEVER = "NEVER"
 
 
-class HLSFragmentSelectorType(StrEnum):
-    """Values of HLSFragmentSelectorType; unknown values arrive as plain str."""
+_HLSDisplayFragmentTimestamp_Values = Literal["ALWAYS", "NEVER"]
+
+
+def _HLSDisplayFragmentTimestamp_in(
+    value: HLSDisplayFragmentTimestamp | _HLSDisplayFragmentTimestamp_Values,
+) -> HLSDisplayFragmentTimestamp:
+    return _coerce(HLSDisplayFragmentTimestamp, value)
+
+
+def _HLSDisplayFragmentTimestamp_opt(
+    value: HLSDisplayFragmentTimestamp | _HLSDisplayFragmentTimestamp_Values | None,
+) -> HLSDisplayFragmentTimestamp | None:
+    return _coerce(HLSDisplayFragmentTimestamp, value)
+
+
+class HLSFragmentSelectorType(OpenStrEnum):
+    """Values of HLSFragmentSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
 
 
-class HLSPlaybackMode(StrEnum):
-    """Values of HLSPlaybackMode; unknown values arrive as plain str."""
+_HLSFragmentSelectorType_Values = Literal["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"]
+
+
+def _HLSFragmentSelectorType_in(
+    value: HLSFragmentSelectorType | _HLSFragmentSelectorType_Values,
+) -> HLSFragmentSelectorType:
+    return _coerce(HLSFragmentSelectorType, value)
+
+
+def _HLSFragmentSelectorType_opt(
+    value: HLSFragmentSelectorType | _HLSFragmentSelectorType_Values | None,
+) -> HLSFragmentSelectorType | None:
+    return _coerce(HLSFragmentSelectorType, value)
+
+
+class HLSPlaybackMode(OpenStrEnum):
+    """Values of HLSPlaybackMode; unknown values arrive as pseudo-members."""
 
     LIVE = "LIVE"
     LIVE_REPLAY = "LIVE_REPLAY"
     ON_DEMAND = "ON_DEMAND"
 
 
-class ImageError(StrEnum):
-    """Values of ImageError; unknown values arrive as plain str."""
+_HLSPlaybackMode_Values = Literal["LIVE", "LIVE_REPLAY", "ON_DEMAND"]
+
+
+def _HLSPlaybackMode_in(value: HLSPlaybackMode | _HLSPlaybackMode_Values) -> HLSPlaybackMode:
+    return _coerce(HLSPlaybackMode, value)
+
+
+def _HLSPlaybackMode_opt(
+    value: HLSPlaybackMode | _HLSPlaybackMode_Values | None,
+) -> HLSPlaybackMode | None:
+    return _coerce(HLSPlaybackMode, value)
+
+
+class ImageError(OpenStrEnum):
+    """Values of ImageError; unknown values arrive as pseudo-members."""
 
     NO_MEDIA = "NO_MEDIA"
     MEDIA_ERROR = "MEDIA_ERROR"
 
 
-class ImageSelectorType(StrEnum):
-    """Values of ImageSelectorType; unknown values arrive as plain str."""
+_ImageError_Values = Literal["NO_MEDIA", "MEDIA_ERROR"]
+
+
+def _ImageError_in(value: ImageError | _ImageError_Values) -> ImageError:
+    return _coerce(ImageError, value)
+
+
+def _ImageError_opt(value: ImageError | _ImageError_Values | None) -> ImageError | None:
+    return _coerce(ImageError, value)
+
+
+class ImageSelectorType(OpenStrEnum):
+    """Values of ImageSelectorType; unknown values arrive as pseudo-members."""
 
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
+
+
+_ImageSelectorType_Values = Literal["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"]
+
+
+def _ImageSelectorType_in(
+    value: ImageSelectorType | _ImageSelectorType_Values,
+) -> ImageSelectorType:
+    return _coerce(ImageSelectorType, value)
+
+
+def _ImageSelectorType_opt(
+    value: ImageSelectorType | _ImageSelectorType_Values | None,
+) -> ImageSelectorType | None:
+    return _coerce(ImageSelectorType, value)
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -142,7 +353,9 @@ class ClipFragmentSelector:
     fragments are returned.
     """
 
-    fragment_selector_type: ClipFragmentSelectorType | str
+    fragment_selector_type: ClipFragmentSelectorType = _field(
+        converter=_ClipFragmentSelectorType_in
+    )
     """The origin of the timestamps to use (Server or Producer)."""
 
     timestamp_range: ClipTimestampRange
@@ -181,7 +394,9 @@ class DASHFragmentSelector:
     timestamps.
     """
 
-    fragment_selector_type: DASHFragmentSelectorType | str | None = None
+    fragment_selector_type: DASHFragmentSelectorType | None = _field(
+        default=None, converter=_DASHFragmentSelectorType_opt
+    )
     """The source of the timestamps for the requested media.
 
     When FragmentSelectorType is set to PRODUCER_TIMESTAMP and
@@ -300,7 +515,7 @@ class FragmentSelector:
     return the fragments with start times of 00:00:02 and 00:00:04.
     """
 
-    fragment_selector_type: FragmentSelectorType | str
+    fragment_selector_type: FragmentSelectorType = _field(converter=_FragmentSelectorType_in)
     """The origin of the timestamps to use (Server or Producer)."""
 
     timestamp_range: TimestampRange
@@ -358,7 +573,7 @@ class GetDASHStreamingSessionURLInput:
     You must specify either the StreamName or the StreamARN.
     """
 
-    playback_mode: DASHPlaybackMode | str | None = None
+    playback_mode: DASHPlaybackMode | None = _field(default=None, converter=_DASHPlaybackMode_opt)
     """Whether to retrieve live, live replay, or archived, on-demand data.
 
     Features of the three types of sessions include the following:
@@ -403,7 +618,9 @@ class GetDASHStreamingSessionURLInput:
     The default is LIVE.
     """
 
-    display_fragment_timestamp: DASHDisplayFragmentTimestamp | str | None = None
+    display_fragment_timestamp: DASHDisplayFragmentTimestamp | None = _field(
+        default=None, converter=_DASHDisplayFragmentTimestamp_opt
+    )
     """Per the MPEG-DASH specification, the wall-clock time of fragments in the manifest file
     can be derived using attributes in the manifest itself. However, typically, MPEG-DASH
     compatible media players do not properly handle gaps in the media timeline. Kinesis
@@ -419,7 +636,9 @@ class GetDASHStreamingSessionURLInput:
     PRODUCER_TIMESTAMP, the timestamps will be the producer start timestamps.
     """
 
-    display_fragment_number: DASHDisplayFragmentNumber | str | None = None
+    display_fragment_number: DASHDisplayFragmentNumber | None = _field(
+        default=None, converter=_DASHDisplayFragmentNumber_opt
+    )
     """Fragments are identified in the manifest file based on their sequence number in the
     session. If DisplayFragmentNumber is set to ALWAYS, the Kinesis Video Streams fragment
     number is added to each S element in the manifest file with the attribute name “kvs:fn”.
@@ -498,7 +717,7 @@ class GetHLSStreamingSessionURLInput:
     You must specify either the StreamName or the StreamARN.
     """
 
-    playback_mode: HLSPlaybackMode | str | None = None
+    playback_mode: HLSPlaybackMode | None = _field(default=None, converter=_HLSPlaybackMode_opt)
     """Whether to retrieve live, live replay, or archived, on-demand data.
 
     Features of the three types of sessions include the following:
@@ -552,7 +771,7 @@ class GetHLSStreamingSessionURLInput:
     LIVE_REPLAY, both FragmentSelectorType and TimestampRange must be set.
     """
 
-    container_format: ContainerFormat | str | None = None
+    container_format: ContainerFormat | None = _field(default=None, converter=_ContainerFormat_opt)
     """Specifies which format should be used for packaging the media. Specifying the
     FRAGMENTED_MP4 container format packages the media into MP4 fragments (fMP4 or CMAF).
     This is the recommended packaging because there is minimal packaging overhead. The other
@@ -564,7 +783,9 @@ class GetHLSStreamingSessionURLInput:
     The default is FRAGMENTED_MP4.
     """
 
-    discontinuity_mode: HLSDiscontinuityMode | str | None = None
+    discontinuity_mode: HLSDiscontinuityMode | None = _field(
+        default=None, converter=_HLSDiscontinuityMode_opt
+    )
     """Specifies when flags marking discontinuities between fragments are added to the media
     playlists.
 
@@ -597,7 +818,9 @@ class GetHLSStreamingSessionURLInput:
     when it is set to PRODUCER_TIMESTAMP.
     """
 
-    display_fragment_timestamp: HLSDisplayFragmentTimestamp | str | None = None
+    display_fragment_timestamp: HLSDisplayFragmentTimestamp | None = _field(
+        default=None, converter=_HLSDisplayFragmentTimestamp_opt
+    )
     """Specifies when the fragment start timestamps should be included in the HLS media
     playlist. Typically, media players report the playhead position as a time relative to
     the start of the first fragment in the playback session. However, when the start
@@ -667,7 +890,7 @@ class GetImagesInput:
     specify either the StreamName or the StreamARN.
     """
 
-    image_selector_type: ImageSelectorType | str
+    image_selector_type: ImageSelectorType = _field(converter=_ImageSelectorType_in)
     """The origin of the Server or Producer timestamps to use to generate the images."""
 
     start_timestamp: datetime
@@ -688,10 +911,10 @@ class GetImagesInput:
     will be returned if available.
     """
 
-    format: Format | str
+    format: Format = _field(converter=_Format_in)
     """The format that will be used to encode the image."""
 
-    format_config: Mapping[FormatConfigKey | str, str] | None = None
+    format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None
     """The list of a key-value pair structure that contains extra parameters that can be
     applied when the image is generated. The FormatConfig key is the JPEGQuality, which
     indicates the JPEG quality key to be used to generate the image. The FormatConfig value
@@ -801,7 +1024,9 @@ class HLSFragmentSelector:
     timestamps.
     """
 
-    fragment_selector_type: HLSFragmentSelectorType | str | None = None
+    fragment_selector_type: HLSFragmentSelectorType | None = _field(
+        default=None, converter=_HLSFragmentSelectorType_opt
+    )
     """The source of the timestamps for the requested media.
 
     When FragmentSelectorType is set to PRODUCER_TIMESTAMP and
@@ -882,7 +1107,7 @@ class Image:
     window.
     """
 
-    error: ImageError | str | None = None
+    error: ImageError | None = _field(default=None, converter=_ImageError_opt)
     """The error message shown when the image for the provided timestamp was not extracted due
     to a non-tryable error. An error will be returned if:
 
@@ -1718,9 +1943,13 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
         *,
         stream_name: str | None = None,
         stream_arn: str | None = None,
-        playback_mode: DASHPlaybackMode | str | None = None,
-        display_fragment_timestamp: DASHDisplayFragmentTimestamp | str | None = None,
-        display_fragment_number: DASHDisplayFragmentNumber | str | None = None,
+        playback_mode: DASHPlaybackMode | _DASHPlaybackMode_Values | None = None,
+        display_fragment_timestamp: DASHDisplayFragmentTimestamp
+        | _DASHDisplayFragmentTimestamp_Values
+        | None = None,
+        display_fragment_number: DASHDisplayFragmentNumber
+        | _DASHDisplayFragmentNumber_Values
+        | None = None,
         dash_fragment_selector: DASHFragmentSelector | None = None,
         expires: int | None = None,
         max_manifest_fragment_results: int | None = None,
@@ -1852,11 +2081,13 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
         *,
         stream_name: str | None = None,
         stream_arn: str | None = None,
-        playback_mode: HLSPlaybackMode | str | None = None,
+        playback_mode: HLSPlaybackMode | _HLSPlaybackMode_Values | None = None,
         hls_fragment_selector: HLSFragmentSelector | None = None,
-        container_format: ContainerFormat | str | None = None,
-        discontinuity_mode: HLSDiscontinuityMode | str | None = None,
-        display_fragment_timestamp: HLSDisplayFragmentTimestamp | str | None = None,
+        container_format: ContainerFormat | _ContainerFormat_Values | None = None,
+        discontinuity_mode: HLSDiscontinuityMode | _HLSDiscontinuityMode_Values | None = None,
+        display_fragment_timestamp: HLSDisplayFragmentTimestamp
+        | _HLSDisplayFragmentTimestamp_Values
+        | None = None,
         expires: int | None = None,
         max_media_playlist_fragment_results: int | None = None,
     ) -> GetHLSStreamingSessionURLOutput:
@@ -2018,14 +2249,14 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
     async def get_images(
         self,
         *,
-        image_selector_type: ImageSelectorType | str,
+        image_selector_type: ImageSelectorType | _ImageSelectorType_Values,
         start_timestamp: datetime,
         end_timestamp: datetime,
-        format: Format | str,
+        format: Format | _Format_Values,
         stream_name: str | None = None,
         stream_arn: str | None = None,
         sampling_interval: int | None = None,
-        format_config: Mapping[FormatConfigKey | str, str] | None = None,
+        format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None,
         width_pixels: int | None = None,
         height_pixels: int | None = None,
         max_results: int | None = None,
@@ -2058,14 +2289,14 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
     def paginate_get_images(
         self,
         *,
-        image_selector_type: ImageSelectorType | str,
+        image_selector_type: ImageSelectorType | _ImageSelectorType_Values,
         start_timestamp: datetime,
         end_timestamp: datetime,
-        format: Format | str,
+        format: Format | _Format_Values,
         stream_name: str | None = None,
         stream_arn: str | None = None,
         sampling_interval: int | None = None,
-        format_config: Mapping[FormatConfigKey | str, str] | None = None,
+        format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None,
         width_pixels: int | None = None,
         height_pixels: int | None = None,
         max_results: int | None = None,

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 from attrs import define
+from attrs import field as _field
 
+from ._enums import OpenStrEnum
+from ._enums import coerce as _coerce
 from ._http import ByteStream
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
@@ -19,8 +21,8 @@ from .errors import ServiceError
 from .getmedia import GetMediaMixin
 
 
-class StartSelectorType(StrEnum):
-    """Values of StartSelectorType; unknown values arrive as plain str."""
+class StartSelectorType(OpenStrEnum):
+    """Values of StartSelectorType; unknown values arrive as pseudo-members."""
 
     FRAGMENT_NUMBER = "FRAGMENT_NUMBER"
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
@@ -28,6 +30,28 @@ class StartSelectorType(StrEnum):
     NOW = "NOW"
     EARLIEST = "EARLIEST"
     CONTINUATION_TOKEN = "CONTINUATION_TOKEN"
+
+
+_StartSelectorType_Values = Literal[
+    "FRAGMENT_NUMBER",
+    "SERVER_TIMESTAMP",
+    "PRODUCER_TIMESTAMP",
+    "NOW",
+    "EARLIEST",
+    "CONTINUATION_TOKEN",
+]
+
+
+def _StartSelectorType_in(
+    value: StartSelectorType | _StartSelectorType_Values,
+) -> StartSelectorType:
+    return _coerce(StartSelectorType, value)
+
+
+def _StartSelectorType_opt(
+    value: StartSelectorType | _StartSelectorType_Values | None,
+) -> StartSelectorType | None:
+    return _coerce(StartSelectorType, value)
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -122,7 +146,7 @@ class StartSelector:
       returning chunks starting where the last API ended.
     """
 
-    start_selector_type: StartSelectorType | str
+    start_selector_type: StartSelectorType = _field(converter=_StartSelectorType_in)
     """Identifies the fragment on the Kinesis video stream where you want to start getting the
     data from.
 

@@ -9,11 +9,13 @@ establish peer-to-peer connection in webRTC technology.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 from attrs import define
+from attrs import field as _field
 
+from ._enums import OpenStrEnum
+from ._enums import coerce as _coerce
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
 from ._model import ServiceSpec as _Svc
@@ -22,10 +24,21 @@ from .client import BaseClient
 from .errors import ServiceError
 
 
-class Service(StrEnum):
-    """Values of Service; unknown values arrive as plain str."""
+class Service(OpenStrEnum):
+    """Values of Service; unknown values arrive as pseudo-members."""
 
     TURN = "TURN"
+
+
+_Service_Values = Literal["TURN"]
+
+
+def _Service_in(value: Service | _Service_Values) -> Service:
+    return _coerce(Service, value)
+
+
+def _Service_opt(value: Service | _Service_Values | None) -> Service | None:
+    return _coerce(Service, value)
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -40,7 +53,7 @@ class GetIceServerConfigRequest:
     client_id: str | None = None
     """Unique identifier for the viewer. Must be unique within the signaling channel."""
 
-    service: Service | str | None = None
+    service: Service | None = _field(default=None, converter=_Service_opt)
     """Specifies the desired service. Currently, TURN is the only valid value."""
 
     username: str | None = None
@@ -335,7 +348,7 @@ class KinesisVideoSignalingClient(BaseClient):
         *,
         channel_arn: str,
         client_id: str | None = None,
-        service: Service | str | None = None,
+        service: Service | _Service_Values | None = None,
         username: str | None = None,
     ) -> GetIceServerConfigResponse:
         """Gets the Interactive Connectivity Establishment (ICE) server configuration information,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 from attrs import define
 from attrs import field as _field
 
+from ._enums import OpenStrEnum
+from ._enums import coerce as _coerce
 from ._model import MemberSpec as _M
 from ._model import OperationSpec as _Op
 from ._model import PaginatorSpec as _Pg
@@ -21,8 +22,8 @@ from .client import BaseClient
 from .errors import ServiceError
 
 
-class APIName(StrEnum):
-    """Values of APIName; unknown values arrive as plain str."""
+class APIName(OpenStrEnum):
+    """Values of APIName; unknown values arrive as pseudo-members."""
 
     PUT_MEDIA = "PUT_MEDIA"
     GET_MEDIA = "GET_MEDIA"
@@ -34,92 +35,270 @@ class APIName(StrEnum):
     GET_IMAGES = "GET_IMAGES"
 
 
-class ChannelProtocol(StrEnum):
-    """Values of ChannelProtocol; unknown values arrive as plain str."""
+_APIName_Values = Literal[
+    "PUT_MEDIA",
+    "GET_MEDIA",
+    "LIST_FRAGMENTS",
+    "GET_MEDIA_FOR_FRAGMENT_LIST",
+    "GET_HLS_STREAMING_SESSION_URL",
+    "GET_DASH_STREAMING_SESSION_URL",
+    "GET_CLIP",
+    "GET_IMAGES",
+]
+
+
+def _APIName_in(value: APIName | _APIName_Values) -> APIName:
+    return _coerce(APIName, value)
+
+
+def _APIName_opt(value: APIName | _APIName_Values | None) -> APIName | None:
+    return _coerce(APIName, value)
+
+
+class ChannelProtocol(OpenStrEnum):
+    """Values of ChannelProtocol; unknown values arrive as pseudo-members."""
 
     WSS = "WSS"
     HTTPS = "HTTPS"
     WEBRTC = "WEBRTC"
 
 
-class ChannelRole(StrEnum):
-    """Values of ChannelRole; unknown values arrive as plain str."""
+_ChannelProtocol_Values = Literal["WSS", "HTTPS", "WEBRTC"]
+
+
+def _ChannelProtocol_in(value: ChannelProtocol | _ChannelProtocol_Values) -> ChannelProtocol:
+    return _coerce(ChannelProtocol, value)
+
+
+def _ChannelProtocol_opt(
+    value: ChannelProtocol | _ChannelProtocol_Values | None,
+) -> ChannelProtocol | None:
+    return _coerce(ChannelProtocol, value)
+
+
+class ChannelRole(OpenStrEnum):
+    """Values of ChannelRole; unknown values arrive as pseudo-members."""
 
     MASTER = "MASTER"
     VIEWER = "VIEWER"
 
 
-class ChannelType(StrEnum):
-    """Values of ChannelType; unknown values arrive as plain str."""
+_ChannelRole_Values = Literal["MASTER", "VIEWER"]
+
+
+def _ChannelRole_in(value: ChannelRole | _ChannelRole_Values) -> ChannelRole:
+    return _coerce(ChannelRole, value)
+
+
+def _ChannelRole_opt(value: ChannelRole | _ChannelRole_Values | None) -> ChannelRole | None:
+    return _coerce(ChannelRole, value)
+
+
+class ChannelType(OpenStrEnum):
+    """Values of ChannelType; unknown values arrive as pseudo-members."""
 
     SINGLE_MASTER = "SINGLE_MASTER"
     FULL_MESH = "FULL_MESH"
 
 
-class ComparisonOperator(StrEnum):
-    """Values of ComparisonOperator; unknown values arrive as plain str."""
+_ChannelType_Values = Literal["SINGLE_MASTER", "FULL_MESH"]
+
+
+def _ChannelType_in(value: ChannelType | _ChannelType_Values) -> ChannelType:
+    return _coerce(ChannelType, value)
+
+
+def _ChannelType_opt(value: ChannelType | _ChannelType_Values | None) -> ChannelType | None:
+    return _coerce(ChannelType, value)
+
+
+class ComparisonOperator(OpenStrEnum):
+    """Values of ComparisonOperator; unknown values arrive as pseudo-members."""
 
     BEGINS_WITH = "BEGINS_WITH"
 
 
-class ConfigurationStatus(StrEnum):
-    """Values of ConfigurationStatus; unknown values arrive as plain str."""
+_ComparisonOperator_Values = Literal["BEGINS_WITH"]
+
+
+def _ComparisonOperator_in(
+    value: ComparisonOperator | _ComparisonOperator_Values,
+) -> ComparisonOperator:
+    return _coerce(ComparisonOperator, value)
+
+
+def _ComparisonOperator_opt(
+    value: ComparisonOperator | _ComparisonOperator_Values | None,
+) -> ComparisonOperator | None:
+    return _coerce(ComparisonOperator, value)
+
+
+class ConfigurationStatus(OpenStrEnum):
+    """Values of ConfigurationStatus; unknown values arrive as pseudo-members."""
 
     ENABLED = "ENABLED"
     DISABLED = "DISABLED"
 
 
-class DefaultStorageTier(StrEnum):
-    """Values of DefaultStorageTier; unknown values arrive as plain str."""
+_ConfigurationStatus_Values = Literal["ENABLED", "DISABLED"]
+
+
+def _ConfigurationStatus_in(
+    value: ConfigurationStatus | _ConfigurationStatus_Values,
+) -> ConfigurationStatus:
+    return _coerce(ConfigurationStatus, value)
+
+
+def _ConfigurationStatus_opt(
+    value: ConfigurationStatus | _ConfigurationStatus_Values | None,
+) -> ConfigurationStatus | None:
+    return _coerce(ConfigurationStatus, value)
+
+
+class DefaultStorageTier(OpenStrEnum):
+    """Values of DefaultStorageTier; unknown values arrive as pseudo-members."""
 
     HOT = "HOT"
     WARM = "WARM"
 
 
-class Format(StrEnum):
-    """Values of Format; unknown values arrive as plain str."""
+_DefaultStorageTier_Values = Literal["HOT", "WARM"]
+
+
+def _DefaultStorageTier_in(
+    value: DefaultStorageTier | _DefaultStorageTier_Values,
+) -> DefaultStorageTier:
+    return _coerce(DefaultStorageTier, value)
+
+
+def _DefaultStorageTier_opt(
+    value: DefaultStorageTier | _DefaultStorageTier_Values | None,
+) -> DefaultStorageTier | None:
+    return _coerce(DefaultStorageTier, value)
+
+
+class Format(OpenStrEnum):
+    """Values of Format; unknown values arrive as pseudo-members."""
 
     JPEG = "JPEG"
     PNG = "PNG"
 
 
-class FormatConfigKey(StrEnum):
-    """Values of FormatConfigKey; unknown values arrive as plain str."""
+_Format_Values = Literal["JPEG", "PNG"]
+
+
+def _Format_in(value: Format | _Format_Values) -> Format:
+    return _coerce(Format, value)
+
+
+def _Format_opt(value: Format | _Format_Values | None) -> Format | None:
+    return _coerce(Format, value)
+
+
+class FormatConfigKey(OpenStrEnum):
+    """Values of FormatConfigKey; unknown values arrive as pseudo-members."""
 
     JPEGQUALITY = "JPEGQuality"
 
 
-class ImageSelectorType(StrEnum):
-    """Values of ImageSelectorType; unknown values arrive as plain str."""
+_FormatConfigKey_Values = Literal["JPEGQuality"]
+
+
+def _FormatConfigKey_in(value: FormatConfigKey | _FormatConfigKey_Values) -> FormatConfigKey:
+    return _coerce(FormatConfigKey, value)
+
+
+def _FormatConfigKey_opt(
+    value: FormatConfigKey | _FormatConfigKey_Values | None,
+) -> FormatConfigKey | None:
+    return _coerce(FormatConfigKey, value)
+
+
+class ImageSelectorType(OpenStrEnum):
+    """Values of ImageSelectorType; unknown values arrive as pseudo-members."""
 
     SERVER_TIMESTAMP = "SERVER_TIMESTAMP"
     PRODUCER_TIMESTAMP = "PRODUCER_TIMESTAMP"
 
 
-class MediaStorageConfigurationStatus(StrEnum):
-    """Values of MediaStorageConfigurationStatus; unknown values arrive as plain str."""
+_ImageSelectorType_Values = Literal["SERVER_TIMESTAMP", "PRODUCER_TIMESTAMP"]
+
+
+def _ImageSelectorType_in(
+    value: ImageSelectorType | _ImageSelectorType_Values,
+) -> ImageSelectorType:
+    return _coerce(ImageSelectorType, value)
+
+
+def _ImageSelectorType_opt(
+    value: ImageSelectorType | _ImageSelectorType_Values | None,
+) -> ImageSelectorType | None:
+    return _coerce(ImageSelectorType, value)
+
+
+class MediaStorageConfigurationStatus(OpenStrEnum):
+    """Values of MediaStorageConfigurationStatus; unknown values arrive as pseudo-members."""
 
     ENABLED = "ENABLED"
     DISABLED = "DISABLED"
 
 
-class MediaUriType(StrEnum):
-    """Values of MediaUriType; unknown values arrive as plain str."""
+_MediaStorageConfigurationStatus_Values = Literal["ENABLED", "DISABLED"]
+
+
+def _MediaStorageConfigurationStatus_in(
+    value: MediaStorageConfigurationStatus | _MediaStorageConfigurationStatus_Values,
+) -> MediaStorageConfigurationStatus:
+    return _coerce(MediaStorageConfigurationStatus, value)
+
+
+def _MediaStorageConfigurationStatus_opt(
+    value: MediaStorageConfigurationStatus | _MediaStorageConfigurationStatus_Values | None,
+) -> MediaStorageConfigurationStatus | None:
+    return _coerce(MediaStorageConfigurationStatus, value)
+
+
+class MediaUriType(OpenStrEnum):
+    """Values of MediaUriType; unknown values arrive as pseudo-members."""
 
     RTSP_URI = "RTSP_URI"
     FILE_URI = "FILE_URI"
 
 
-class RecorderStatus(StrEnum):
-    """Values of RecorderStatus; unknown values arrive as plain str."""
+_MediaUriType_Values = Literal["RTSP_URI", "FILE_URI"]
+
+
+def _MediaUriType_in(value: MediaUriType | _MediaUriType_Values) -> MediaUriType:
+    return _coerce(MediaUriType, value)
+
+
+def _MediaUriType_opt(value: MediaUriType | _MediaUriType_Values | None) -> MediaUriType | None:
+    return _coerce(MediaUriType, value)
+
+
+class RecorderStatus(OpenStrEnum):
+    """Values of RecorderStatus; unknown values arrive as pseudo-members."""
 
     SUCCESS = "SUCCESS"
     USER_ERROR = "USER_ERROR"
     SYSTEM_ERROR = "SYSTEM_ERROR"
 
 
-class Status(StrEnum):
-    """Values of Status; unknown values arrive as plain str."""
+_RecorderStatus_Values = Literal["SUCCESS", "USER_ERROR", "SYSTEM_ERROR"]
+
+
+def _RecorderStatus_in(value: RecorderStatus | _RecorderStatus_Values) -> RecorderStatus:
+    return _coerce(RecorderStatus, value)
+
+
+def _RecorderStatus_opt(
+    value: RecorderStatus | _RecorderStatus_Values | None,
+) -> RecorderStatus | None:
+    return _coerce(RecorderStatus, value)
+
+
+class Status(OpenStrEnum):
+    """Values of Status; unknown values arrive as pseudo-members."""
 
     CREATING = "CREATING"
     ACTIVE = "ACTIVE"
@@ -127,15 +306,41 @@ class Status(StrEnum):
     DELETING = "DELETING"
 
 
-class StrategyOnFullSize(StrEnum):
-    """Values of StrategyOnFullSize; unknown values arrive as plain str."""
+_Status_Values = Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+
+
+def _Status_in(value: Status | _Status_Values) -> Status:
+    return _coerce(Status, value)
+
+
+def _Status_opt(value: Status | _Status_Values | None) -> Status | None:
+    return _coerce(Status, value)
+
+
+class StrategyOnFullSize(OpenStrEnum):
+    """Values of StrategyOnFullSize; unknown values arrive as pseudo-members."""
 
     DELETE_OLDEST_MEDIA = "DELETE_OLDEST_MEDIA"
     DENY_NEW_MEDIA = "DENY_NEW_MEDIA"
 
 
-class SyncStatus(StrEnum):
-    """Values of SyncStatus; unknown values arrive as plain str."""
+_StrategyOnFullSize_Values = Literal["DELETE_OLDEST_MEDIA", "DENY_NEW_MEDIA"]
+
+
+def _StrategyOnFullSize_in(
+    value: StrategyOnFullSize | _StrategyOnFullSize_Values,
+) -> StrategyOnFullSize:
+    return _coerce(StrategyOnFullSize, value)
+
+
+def _StrategyOnFullSize_opt(
+    value: StrategyOnFullSize | _StrategyOnFullSize_Values | None,
+) -> StrategyOnFullSize | None:
+    return _coerce(StrategyOnFullSize, value)
+
+
+class SyncStatus(OpenStrEnum):
+    """Values of SyncStatus; unknown values arrive as pseudo-members."""
 
     SYNCING = "SYNCING"
     ACKNOWLEDGED = "ACKNOWLEDGED"
@@ -146,19 +351,66 @@ class SyncStatus(StrEnum):
     DELETING_ACKNOWLEDGED = "DELETING_ACKNOWLEDGED"
 
 
-class UpdateDataRetentionOperation(StrEnum):
-    """Values of UpdateDataRetentionOperation; unknown values arrive as plain str."""
+_SyncStatus_Values = Literal[
+    "SYNCING",
+    "ACKNOWLEDGED",
+    "IN_SYNC",
+    "SYNC_FAILED",
+    "DELETING",
+    "DELETE_FAILED",
+    "DELETING_ACKNOWLEDGED",
+]
+
+
+def _SyncStatus_in(value: SyncStatus | _SyncStatus_Values) -> SyncStatus:
+    return _coerce(SyncStatus, value)
+
+
+def _SyncStatus_opt(value: SyncStatus | _SyncStatus_Values | None) -> SyncStatus | None:
+    return _coerce(SyncStatus, value)
+
+
+class UpdateDataRetentionOperation(OpenStrEnum):
+    """Values of UpdateDataRetentionOperation; unknown values arrive as pseudo-members."""
 
     INCREASE_DATA_RETENTION = "INCREASE_DATA_RETENTION"
     DECREASE_DATA_RETENTION = "DECREASE_DATA_RETENTION"
 
 
-class UploaderStatus(StrEnum):
-    """Values of UploaderStatus; unknown values arrive as plain str."""
+_UpdateDataRetentionOperation_Values = Literal["INCREASE_DATA_RETENTION", "DECREASE_DATA_RETENTION"]
+
+
+def _UpdateDataRetentionOperation_in(
+    value: UpdateDataRetentionOperation | _UpdateDataRetentionOperation_Values,
+) -> UpdateDataRetentionOperation:
+    return _coerce(UpdateDataRetentionOperation, value)
+
+
+def _UpdateDataRetentionOperation_opt(
+    value: UpdateDataRetentionOperation | _UpdateDataRetentionOperation_Values | None,
+) -> UpdateDataRetentionOperation | None:
+    return _coerce(UpdateDataRetentionOperation, value)
+
+
+class UploaderStatus(OpenStrEnum):
+    """Values of UploaderStatus; unknown values arrive as pseudo-members."""
 
     SUCCESS = "SUCCESS"
     USER_ERROR = "USER_ERROR"
     SYSTEM_ERROR = "SYSTEM_ERROR"
+
+
+_UploaderStatus_Values = Literal["SUCCESS", "USER_ERROR", "SYSTEM_ERROR"]
+
+
+def _UploaderStatus_in(value: UploaderStatus | _UploaderStatus_Values) -> UploaderStatus:
+    return _coerce(UploaderStatus, value)
+
+
+def _UploaderStatus_opt(
+    value: UploaderStatus | _UploaderStatus_Values | None,
+) -> UploaderStatus | None:
+    return _coerce(UploaderStatus, value)
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -171,10 +423,10 @@ class ChannelInfo:
     channel_arn: str | None = None
     """The Amazon Resource Name (ARN) of the signaling channel."""
 
-    channel_type: ChannelType | str | None = None
+    channel_type: ChannelType | None = _field(default=None, converter=_ChannelType_opt)
     """The type of the signaling channel."""
 
-    channel_status: Status | str | None = None
+    channel_status: Status | None = _field(default=None, converter=_Status_opt)
     """Current status of the signaling channel."""
 
     creation_time: datetime | None = None
@@ -194,7 +446,9 @@ class ChannelNameCondition:
     satisfy a condition specified in ChannelNameCondition.
     """
 
-    comparison_operator: ComparisonOperator | str | None = None
+    comparison_operator: ComparisonOperator | None = _field(
+        default=None, converter=_ComparisonOperator_opt
+    )
     """A comparison operator. Currently, you can only specify the BEGINS_WITH operator, which
     finds signaling channels whose names begin with a given prefix.
     """
@@ -212,7 +466,7 @@ class CreateSignalingChannelInput:
     Amazon Web Services account and Amazon Web Services Region.
     """
 
-    channel_type: ChannelType | str | None = None
+    channel_type: ChannelType | None = _field(default=None, converter=_ChannelType_opt)
     """A type of the signaling channel that you are creating. Currently, SINGLE_MASTER is the
     only supported channel type.
     """
@@ -425,7 +679,7 @@ class DescribeEdgeConfigurationOutput:
     last_updated_time: datetime | None = None
     """The timestamp at which a stream’s edge configuration was last updated."""
 
-    sync_status: SyncStatus | str | None = None
+    sync_status: SyncStatus | None = _field(default=None, converter=_SyncStatus_opt)
     """The latest status of the edge configuration update."""
 
     failed_status_details: str | None = None
@@ -663,7 +917,7 @@ class GetDataEndpointInput:
     must specify either this parameter or a StreamName in the request.
     """
 
-    api_name: APIName | str
+    api_name: APIName = _field(converter=_APIName_in)
     """The name of the API action for which to get an endpoint."""
 
 
@@ -706,12 +960,12 @@ class ImageGenerationConfiguration:
     null, the configuration will be deleted from the stream.
     """
 
-    status: ConfigurationStatus | str
+    status: ConfigurationStatus = _field(converter=_ConfigurationStatus_in)
     """Indicates whether the ContinuousImageGenerationConfigurations API is enabled or
     disabled.
     """
 
-    image_selector_type: ImageSelectorType | str
+    image_selector_type: ImageSelectorType = _field(converter=_ImageSelectorType_in)
     """The origin of the Server or Producer timestamps to use to generate the images."""
 
     destination_config: ImageGenerationDestinationConfig
@@ -724,10 +978,10 @@ class ImageGenerationConfiguration:
     available.
     """
 
-    format: Format | str
+    format: Format = _field(converter=_Format_in)
     """The accepted image format."""
 
-    format_config: Mapping[FormatConfigKey | str, str] | None = None
+    format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None
     """The list of a key-value pair structure that contains extra parameters that can be
     applied when the image is generated. The FormatConfig key is the JPEGQuality, which
     indicates the JPEG quality key to be used to generate the image. The FormatConfig value
@@ -784,7 +1038,7 @@ class LastRecorderStatus:
     last_updated_time: datetime | None = None
     """The timestamp at which the recorder status was last updated."""
 
-    recorder_status: RecorderStatus | str | None = None
+    recorder_status: RecorderStatus | None = _field(default=None, converter=_RecorderStatus_opt)
     """The status of the latest recorder job."""
 
 
@@ -803,7 +1057,7 @@ class LastUploaderStatus:
     last_updated_time: datetime | None = None
     """The timestamp at which the uploader status was last updated."""
 
-    uploader_status: UploaderStatus | str | None = None
+    uploader_status: UploaderStatus | None = _field(default=None, converter=_UploaderStatus_opt)
     """The status of the latest uploader job."""
 
 
@@ -823,7 +1077,7 @@ class ListEdgeAgentConfigurationsEdgeConfig:
     last_updated_time: datetime | None = None
     """The timestamp when the stream last updated the edge config."""
 
-    sync_status: SyncStatus | str | None = None
+    sync_status: SyncStatus | None = _field(default=None, converter=_SyncStatus_opt)
     """The current sync status of the stream's edge configuration."""
 
     failed_status_details: str | None = None
@@ -996,7 +1250,9 @@ class LocalSizeConfig:
     Agent.
     """
 
-    strategy_on_full_size: StrategyOnFullSize | str | None = None
+    strategy_on_full_size: StrategyOnFullSize | None = _field(
+        default=None, converter=_StrategyOnFullSize_opt
+    )
     """The strategy to perform when a stream’s MaxLocalMediaSizeInMB limit is reached."""
 
 
@@ -1024,7 +1280,7 @@ class MediaSourceConfig:
     or a local media file location.
     """
 
-    media_uri_type: MediaUriType | str
+    media_uri_type: MediaUriType = _field(converter=_MediaUriType_in)
     """The Uniform Resource Identifier (URI) type. The FILE_URI value can be used to stream
     local media files.
 
@@ -1046,7 +1302,7 @@ class MediaStorageConfiguration:
     stream_arn: str | None = None
     """The Amazon Resource Name (ARN) of the stream."""
 
-    status: MediaStorageConfigurationStatus | str
+    status: MediaStorageConfigurationStatus = _field(converter=_MediaStorageConfigurationStatus_in)
     """The status of the media storage configuration."""
 
 
@@ -1059,7 +1315,7 @@ class NotificationConfiguration:
     See Notifications in Kinesis Video Streams for more information.
     """
 
-    status: ConfigurationStatus | str
+    status: ConfigurationStatus = _field(converter=_ConfigurationStatus_in)
     """Indicates if a notification configuration is enabled or disabled."""
 
     destination_config: NotificationDestinationConfig
@@ -1105,7 +1361,7 @@ class ResourceEndpointListItem:
     The media server endpoint will correspond to the WEBRTC Protocol.
     """
 
-    protocol: ChannelProtocol | str | None = None
+    protocol: ChannelProtocol | None = _field(default=None, converter=_ChannelProtocol_opt)
     """The protocol of the signaling channel returned by the GetSignalingChannelEndpoint API."""
 
     resource_endpoint: str | None = None
@@ -1144,13 +1400,13 @@ class ScheduleConfig:
 class SingleMasterChannelEndpointConfiguration:
     """An object that contains the endpoint configuration for the SINGLE_MASTER channel type."""
 
-    protocols: Sequence[ChannelProtocol | str] | None = None
+    protocols: Sequence[ChannelProtocol | _ChannelProtocol_Values] | None = None
     """This property is used to determine the nature of communication over this SINGLE_MASTER
     signaling channel. If WSS is specified, this API returns a websocket endpoint. If HTTPS
     is specified, this API returns an HTTPS endpoint.
     """
 
-    role: ChannelRole | str | None = None
+    role: ChannelRole | None = _field(default=None, converter=_ChannelRole_opt)
     """This property is used to determine messaging permissions in this SINGLE_MASTER signaling
     channel. If MASTER is specified, this API returns an endpoint that a client can use to
     receive offers from and send answers to any of the viewers on this signaling channel. If
@@ -1203,7 +1459,7 @@ class StartEdgeConfigurationUpdateOutput:
     last_updated_time: datetime | None = None
     """The timestamp at which a stream’s edge configuration was last updated."""
 
-    sync_status: SyncStatus | str | None = None
+    sync_status: SyncStatus | None = _field(default=None, converter=_SyncStatus_opt)
     """The current sync status of the stream's edge configuration. When you invoke this API,
     the sync status will be set to the SYNCING state. Use the DescribeEdgeConfiguration API
     to get the latest status of the edge configuration.
@@ -1243,7 +1499,7 @@ class StreamInfo:
     version: str | None = None
     """The version of the stream."""
 
-    status: Status | str | None = None
+    status: Status | None = _field(default=None, converter=_Status_opt)
     """The status of the stream."""
 
     creation_time: datetime | None = None
@@ -1261,7 +1517,9 @@ class StreamNameCondition:
     names start with a given prefix.
     """
 
-    comparison_operator: ComparisonOperator | str | None = None
+    comparison_operator: ComparisonOperator | None = _field(
+        default=None, converter=_ComparisonOperator_opt
+    )
     """A comparison operator. Currently, you can specify only the BEGINS_WITH operator, which
     finds streams whose names start with a given prefix.
     """
@@ -1277,7 +1535,7 @@ class StreamStorageConfiguration:
     different tiers offering varying levels of performance and cost optimization.
     """
 
-    default_storage_tier: DefaultStorageTier | str
+    default_storage_tier: DefaultStorageTier = _field(converter=_DefaultStorageTier_in)
     """The default storage tier for the stream data. This setting determines the storage class
     used for stream data, affecting both performance characteristics and storage costs.
 
@@ -1393,7 +1651,7 @@ class UpdateDataRetentionInput:
     call either the DescribeStream or the ListStreams API.
     """
 
-    operation: UpdateDataRetentionOperation | str
+    operation: UpdateDataRetentionOperation = _field(converter=_UpdateDataRetentionOperation_in)
     """Indicates whether you want to increase or decrease the retention period."""
 
     data_retention_change_in_hours: int
@@ -3492,7 +3750,7 @@ class KinesisVideoClient(BaseClient):
         self,
         *,
         channel_name: str,
-        channel_type: ChannelType | str | None = None,
+        channel_type: ChannelType | _ChannelType_Values | None = None,
         single_master_configuration: SingleMasterConfiguration | None = None,
         tags: Sequence[Tag] | None = None,
     ) -> CreateSignalingChannelOutput:
@@ -3774,7 +4032,7 @@ class KinesisVideoClient(BaseClient):
     async def get_data_endpoint(
         self,
         *,
-        api_name: APIName | str,
+        api_name: APIName | _APIName_Values,
         stream_name: str | None = None,
         stream_arn: str | None = None,
     ) -> GetDataEndpointOutput:
@@ -4099,7 +4357,7 @@ class KinesisVideoClient(BaseClient):
         self,
         *,
         current_version: str,
-        operation: UpdateDataRetentionOperation | str,
+        operation: UpdateDataRetentionOperation | _UpdateDataRetentionOperation_Values,
         data_retention_change_in_hours: int,
         stream_name: str | None = None,
         stream_arn: str | None = None,

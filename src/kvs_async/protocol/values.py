@@ -115,11 +115,12 @@ def query_text(value: Any) -> str:
 
 
 def enum_parser(cls: type[Any]) -> Fn:
-    """Wire string -> enum member; unknown values stay plain strings."""
+    """Wire string -> enum member; unknown values become pseudo-members (``_missing_``)."""
     known: Mapping[str, Any] = cls._value2member_map_
 
     def parse(value: Any) -> Any:
-        return known.get(value, value)
+        member = known.get(value)
+        return member if member is not None else cls(value)
 
     return parse
 
