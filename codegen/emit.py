@@ -76,7 +76,10 @@ class Emitter:
             return f"Sequence[{self.annotation(s.member, output=False)}]"
         if s.type == "map":
             assert s.key is not None and s.value is not None
-            key = self.annotation(s.key, output=False)
+            # Keys stay plain strings on both sides (the parser converts values only), and
+            # Mapping is invariant in its key, so an enum key would refuse dict[str, ...].
+            key_shape = self.shapes[s.key]
+            key = "str" if key_shape.is_enum else self.annotation(s.key, output=False)
             return f"Mapping[{key}, {self.annotation(s.value, output=False)}]"
         if s.type == "structure":
             return "Any" if s.document else s.py_name

@@ -914,7 +914,7 @@ class GetImagesInput:
     format: Format = _field(converter=_Format_in)
     """The format that will be used to encode the image."""
 
-    format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None
+    format_config: Mapping[str, str] | None = None
     """The list of a key-value pair structure that contains extra parameters that can be
     applied when the image is generated. The FormatConfig key is the JPEGQuality, which
     indicates the JPEG quality key to be used to generate the image. The FormatConfig value
@@ -2256,7 +2256,7 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
         stream_name: str | None = None,
         stream_arn: str | None = None,
         sampling_interval: int | None = None,
-        format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None,
+        format_config: Mapping[str, str] | None = None,
         width_pixels: int | None = None,
         height_pixels: int | None = None,
         max_results: int | None = None,
@@ -2296,7 +2296,7 @@ class KinesisVideoArchivedMediaClient(ArchivedMediaMixin, ArchiveMixin, BaseClie
         stream_name: str | None = None,
         stream_arn: str | None = None,
         sampling_interval: int | None = None,
-        format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None,
+        format_config: Mapping[str, str] | None = None,
         width_pixels: int | None = None,
         height_pixels: int | None = None,
         max_results: int | None = None,

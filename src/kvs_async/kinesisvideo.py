@@ -981,7 +981,7 @@ class ImageGenerationConfiguration:
     format: Format = _field(converter=_Format_in)
     """The accepted image format."""
 
-    format_config: Mapping[FormatConfigKey | _FormatConfigKey_Values, str] | None = None
+    format_config: Mapping[str, str] | None = None
     """The list of a key-value pair structure that contains extra parameters that can be
     applied when the image is generated. The FormatConfig key is the JPEGQuality, which
     indicates the JPEG quality key to be used to generate the image. The FormatConfig value

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from attrs import define
 
+from .._enums import coerce
 from ..errors import KvsError
 
 if TYPE_CHECKING:
@@ -85,7 +86,11 @@ class ArchiveMixin:
         The body is written as it arrives, never held whole; ``path`` appears only once the
         clip is complete (a failed download leaves no partial file behind).
         """
-        from ..kinesis_video_archived_media import ClipFragmentSelector, ClipTimestampRange
+        from ..kinesis_video_archived_media import (
+            ClipFragmentSelector,
+            ClipFragmentSelectorType,
+            ClipTimestampRange,
+        )
 
         if clip_fragment_selector is None:
             if start is None or end is None:
@@ -93,7 +98,7 @@ class ArchiveMixin:
                     "get_clip_to_file needs start and end, or clip_fragment_selector"
                 )
             clip_fragment_selector = ClipFragmentSelector(
-                fragment_selector_type=timestamp_type,
+                fragment_selector_type=coerce(ClipFragmentSelectorType, timestamp_type),
                 timestamp_range=ClipTimestampRange(
                     start_timestamp=_utc(start), end_timestamp=_utc(end)
                 ),
@@ -146,6 +151,8 @@ class ArchiveMixin:
         Follows ``NextToken``; a range longer than KVS's 300 s is asked for in windows that
         keep the sampling grid. Images the service could not make come with ``error`` set.
         """
+        from ..kinesis_video_archived_media import Format, ImageSelectorType
+
         start, end = _utc(start), _utc(end)
         if end < start:
             raise ArchiveError("iter_images: end is before start")
@@ -156,11 +163,11 @@ class ArchiveMixin:
                 page = await client.get_images(
                     stream_name=stream_name,
                     stream_arn=stream_arn,
-                    image_selector_type=image_selector_type,
+                    image_selector_type=coerce(ImageSelectorType, image_selector_type),
                     start_timestamp=lo,
                     end_timestamp=hi,
                     sampling_interval=sampling_interval,
-                    format=format,
+                    format=coerce(Format, format),
                     format_config=format_config,
                     width_pixels=width_pixels,
                     height_pixels=height_pixels,
@@ -193,13 +200,21 @@ class ArchiveMixin:
         Without ``start``: LIVE. With ``start``: LIVE_REPLAY, or ON_DEMAND when ``end`` is
         given too (unless ``playback_mode`` says otherwise).
         """
-        from ..kinesis_video_archived_media import HLSFragmentSelector, HLSTimestampRange
+        from ..kinesis_video_archived_media import (
+            ContainerFormat,
+            HLSDiscontinuityMode,
+            HLSDisplayFragmentTimestamp,
+            HLSFragmentSelector,
+            HLSFragmentSelectorType,
+            HLSPlaybackMode,
+            HLSTimestampRange,
+        )
 
         mode = playback_mode or _mode(start, end)
         selector = None
         if start is not None or timestamp_type != "SERVER_TIMESTAMP":
             selector = HLSFragmentSelector(
-                fragment_selector_type=timestamp_type,
+                fragment_selector_type=coerce(HLSFragmentSelectorType, timestamp_type),
                 timestamp_range=None
                 if start is None
                 else HLSTimestampRange(
@@ -209,11 +224,13 @@ class ArchiveMixin:
         out = await self._archived().get_hls_streaming_session_url(
             stream_name=stream_name,
             stream_arn=stream_arn,
-            playback_mode=mode,
+            playback_mode=coerce(HLSPlaybackMode, mode),
             hls_fragment_selector=selector,
-            container_format=container_format,
-            discontinuity_mode=discontinuity_mode,
-            display_fragment_timestamp=display_fragment_timestamp,
+            container_format=coerce(ContainerFormat, container_format),
+            discontinuity_mode=coerce(HLSDiscontinuityMode, discontinuity_mode),
+            display_fragment_timestamp=coerce(
+                HLSDisplayFragmentTimestamp, display_fragment_timestamp
+            ),
             expires=expires,
             max_media_playlist_fragment_results=max_media_playlist_fragment_results,
         )
@@ -236,13 +253,20 @@ class ArchiveMixin:
         max_manifest_fragment_results: int | None = None,
     ) -> str:
         """An MPEG-DASH manifest URL; modes chosen from ``start``/``end`` as in ``hls_url``."""
-        from ..kinesis_video_archived_media import DASHFragmentSelector, DASHTimestampRange
+        from ..kinesis_video_archived_media import (
+            DASHDisplayFragmentNumber,
+            DASHDisplayFragmentTimestamp,
+            DASHFragmentSelector,
+            DASHFragmentSelectorType,
+            DASHPlaybackMode,
+            DASHTimestampRange,
+        )
 
         mode = playback_mode or _mode(start, end)
         selector = None
         if start is not None or timestamp_type != "SERVER_TIMESTAMP":
             selector = DASHFragmentSelector(
-                fragment_selector_type=timestamp_type,
+                fragment_selector_type=coerce(DASHFragmentSelectorType, timestamp_type),
                 timestamp_range=None
                 if start is None
                 else DASHTimestampRange(
@@ -252,10 +276,12 @@ class ArchiveMixin:
         out = await self._archived().get_dash_streaming_session_url(
             stream_name=stream_name,
             stream_arn=stream_arn,
-            playback_mode=mode,
+            playback_mode=coerce(DASHPlaybackMode, mode),
             dash_fragment_selector=selector,
-            display_fragment_timestamp=display_fragment_timestamp,
-            display_fragment_number=display_fragment_number,
+            display_fragment_timestamp=coerce(
+                DASHDisplayFragmentTimestamp, display_fragment_timestamp
+            ),
+            display_fragment_number=coerce(DASHDisplayFragmentNumber, display_fragment_number),
             expires=expires,
             max_manifest_fragment_results=max_manifest_fragment_results,
         )
