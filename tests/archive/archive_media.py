@@ -29,8 +29,21 @@ needs_ffmpeg = pytest.mark.skipif(
 )
 
 
-def make_media(path: Path, *, audio: bool, size: str = "320x240") -> Path:
-    """SECONDS of testsrc at FPS, a keyframe (and a Cluster) every second; AAC if ``audio``."""
+def make_media(
+    path: Path,
+    *,
+    audio: bool,
+    size: str = "320x240",
+    video_codec: str = "libx264",
+    preset: str = "ultrafast",
+    audio_codec: str = "aac",
+    seconds: int = SECONDS,
+) -> Path:
+    """``seconds`` of testsrc at FPS, a keyframe (and a Cluster) every second; audio if asked.
+
+    x264's ultrafast preset makes no B-frames; ``preset="veryfast"`` (and x265) do.
+    """
+    rate = 8000 if audio_codec == "pcm_alaw" else 48000
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
     cmd += ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={FPS}"]
     if audio:
@@ -38,16 +51,41 @@ def make_media(path: Path, *, audio: bool, size: str = "320x240") -> Path:
             "-f",
             "lavfi",
             "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={SECONDS - 0.2}",
+            f"sine=frequency=440:sample_rate={rate}:duration={seconds - 0.2}",
         ]
-    cmd += ["-t", str(SECONDS), "-c:v", "libx264", "-preset", "ultrafast", "-g", str(GOP)]
-    cmd += ["-keyint_min", str(GOP), "-sc_threshold", "0", "-pix_fmt", "yuv420p"]
+    cmd += ["-t", str(seconds), "-c:v", video_codec, "-preset", preset]
+    if video_codec == "libx265":
+        cmd += ["-x265-params", f"keyint={GOP}:min-keyint={GOP}:scenecut=0:log-level=error"]
+    else:
+        cmd += ["-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0"]
+    cmd += ["-pix_fmt", "yuv420p"]
     if audio:
-        cmd += ["-c:a", "aac", "-b:a", "48k"]
+        cmd += ["-c:a", audio_codec] + (["-b:a", "48k"] if audio_codec == "aac" else [])
     # a new Cluster at every video keyframe (and only there): KVS-style fragments
     cmd += ["-cluster_time_limit", "5000", "-cluster_size_limit", "100000000", str(path)]
     subprocess.run(cmd, check=True, timeout=120)
     return path
+
+
+def has_encoder(name: str) -> bool:
+    out = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
+    )
+    return f" {name} " in out.stdout
+
+
+async def decoded_frames(url: str) -> int:
+    """Video frames ``ffmpeg -i URL -f null -`` decodes (ffprobe undercounts DASH with B-frames)."""
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-hide_banner", "-nostats", "-v", "error", "-i", url, "-map", "0:v:0",
+        "-f", "null", "-progress", "pipe:1", "-",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    frames = [line for line in out.decode().splitlines() if line.startswith("frame=")]
+    return int(frames[-1].split("=", 1)[1])
 
 
 def boto(emu: Emulator, service: str = "kinesis-video-archived-media") -> Any:

@@ -11,7 +11,7 @@ timestamp minus the session origin); frames keep their offsets inside the fragme
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,14 +91,18 @@ def _mux_fragments(
                         raise RemuxError(
                             f"fragment {frag.number} has a track the first fragment lacks"
                         )
-                    out_streams[stream.index] = output.add_stream_from_template(stream)
+                    made = output.add_stream_from_template(stream)
+                    if stream.codec_context.name == "hevc":
+                        made.codec_context.codec_tag = "hvc1"  # what Apple's HLS players require
+                    out_streams[stream.index] = made
             if not out_streams:
                 raise RemuxError(f"fragment {frag.number} holds no track PyAV can read")
-            for packet in source.demux():
-                if (packet.pts is None and packet.dts is None) or (
-                    packet.stream.index not in out_streams
-                ):
-                    continue  # the flush packet demux() ends with, or another track
+            packets = (
+                p  # not the flush packet demux() ends with, nor another track's
+                for p in source.demux()
+                if (p.pts is not None or p.dts is not None) and p.stream.index in out_streams
+            )
+            for packet in _with_dts(packets):
                 tb = packet.time_base or source.streams[packet.stream.index].time_base
                 shift = round(Fraction(start_ms - frag.timecode_ms, 1000) / Fraction(tb))
                 if packet.pts is not None:
@@ -114,6 +118,44 @@ def _mux_fragments(
         finally:
             source.close()
     return frames
+
+
+def _with_dts(packets: Iterable[Any]) -> Iterator[Any]:
+    """The packets of one fragment, each with a decode timestamp.
+
+    Matroska stores presentation times only; a demuxer opened on one fragment infers DTS
+    from the third frame or so of a stream with B-frames, and leaves the first ones
+    without. Left so, the muxer guesses DTS = PTS and then meets a smaller real one.
+    Those first frames get the DTS before the first known one, one frame apart (and
+    all frames DTS = PTS when the stream never reorders).
+    """
+    held: dict[int, list[Any]] = {}
+    known: set[int] = set()
+    for packet in packets:
+        index = packet.stream.index
+        if packet.dts is None and index not in known:
+            held.setdefault(index, []).append(packet)
+            continue
+        waiting = held.pop(index, [])
+        if packet.dts is None:
+            packet.dts = packet.pts
+        known.add(index)
+        step = packet.duration or (waiting[0].duration if waiting else 0) or 1
+        for k, early in enumerate(waiting):
+            early.dts = min(early.pts, packet.dts - (len(waiting) - k) * step)
+            yield early
+        yield packet
+    for waiting in held.values():
+        for packet in waiting:
+            packet.dts = packet.pts
+            yield packet
+
+
+def _mp4_flavour(frag: FragmentRecord) -> str:
+    """ffmpeg's ``mp4`` muxer has no sample entry for G.711; its ``mov`` flavour writes ``alaw``/``ulaw``."""
+    from .codecs import G711, parse_tracks
+
+    return "mov" if any(t.codec_id == G711 for t in parse_tracks(frag.tracks)) else "mp4"
 
 
 def _stream_index(frag: FragmentRecord, track: int) -> int:
@@ -138,7 +180,7 @@ def fmp4_fragment(
     output = av.open(
         out,
         "w",
-        format="mp4",
+        format=_mp4_flavour(frag),
         options={
             "movflags": _FMP4_FLAGS,
             "video_track_timescale": _VIDEO_TIMESCALE,
@@ -171,7 +213,7 @@ def ts_fragment(frag: FragmentRecord, start_ms: int) -> bytes:
 def mp4_clip(frags: Sequence[FragmentRecord], starts_ms: Sequence[int], path: Path) -> int:
     """Write a progressive MP4 of ``frags`` to ``path``; returns the video frame count."""
     av = require_media()
-    output = av.open(str(path), "w", format="mp4")
+    output = av.open(str(path), "w", format=_mp4_flavour(frags[0]))
     try:
         return _mux_fragments(output, frags, starts_ms)
     finally:
