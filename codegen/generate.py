@@ -53,11 +53,18 @@ def load_service(specs: Path, name: str) -> Service:
     model = _load(folder / "service-2.json")
     pages_path = folder / "paginators-1.json"
     pages = _load(pages_path) if pages_path.exists() else None
+    return lower_service(name, model, pages, source=f"specs/{name}/service-2.json")
+
+
+def lower_service(
+    name: str, model: Mapping[str, Any], pages: Mapping[str, Any] | None, *, source: str
+) -> Service:
+    """The lower stage with the project's per-service settings (client names, mixins)."""
     return lower(
         name,
         model,
         pages,
-        source=f"specs/{name}/service-2.json",
+        source=source,
         client_class=CLIENT_CLASSES.get(name),
         private_ops=PRIVATE_OPS.get(name),
         mixins=MIXINS.get(name, ()),
@@ -96,6 +103,40 @@ def render(specs: Path) -> dict[str, str]:
     if errors:
         raise GenerationError(errors)
     return files
+
+
+def generate_out(service: str, out_dir: Path, data_dir: Path | None = None) -> Path:
+    """``add SERVICE --out DIR``: the installed botocore's model -> DIR/<module>.py, a module
+    that imports only the kvs_async runtime (absolute imports). specs/ is left alone."""
+    from .sync import (
+        UnknownServiceError,
+        _latest_version_dir,
+        _read_json,
+        available_services,
+        botocore_data_dir,
+    )
+
+    data = data_dir or botocore_data_dir()
+    if not (data / service).is_dir():
+        raise UnknownServiceError(service, available_services(data))
+    version = _latest_version_dir(data / service)
+    model = _read_json(version / "service-2.json")
+    pages_path = version / "paginators-1.json"
+    pages = (
+        _read_json(pages_path)
+        if pages_path.exists() or pages_path.with_name("paginators-1.json.gz").exists()
+        else None
+    )
+    source = f"botocore {version.parent.name}/{version.name}/service-2.json"
+    lowered = lower_service(service, model, pages, source=source)
+    for note in lowered.warnings:
+        print(f"codegen: warning: {service}: {note}", file=sys.stderr)
+    filename = f"{lowered.module}.py"
+    text = format_source(emit(lowered, runtime="kvs_async."), filename)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / filename
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 class GenerationError(Exception):

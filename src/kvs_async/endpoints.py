@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -343,12 +344,36 @@ def _read_data(*parts: str) -> Any:
     return json.loads(text)
 
 
+def _botocore_ruleset(service_name: str) -> Any:
+    """The installed botocore's rule set (newest API version), for services generated into
+    a user's own package (``python -m codegen add SERVICE --out DIR``) that ship no data."""
+    import gzip
+
+    import botocore  # type: ignore[import-untyped]
+
+    folder = Path(botocore.__file__).parent / "data" / service_name
+    versions = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    for version in reversed(versions):
+        plain = version / "endpoint-rule-set-1.json"
+        if plain.exists():
+            return json.loads(plain.read_text(encoding="utf-8"))
+        packed = plain.with_name(plain.name + ".gz")
+        if packed.exists():
+            return json.loads(gzip.decompress(packed.read_bytes()))
+    raise EndpointResolutionError(
+        f"no endpoint rule set for {service_name}: neither kvs_async/_data nor botocore has one"
+    )
+
+
 @cache
 def load_ruleset(service_name: str) -> RuleSet:
-    """The packaged rule set for a botocore service name (``kinesis-video-media``), cached."""
-    return RuleSet(
-        _read_data(service_name, "endpoint-rule-set-1.json"), _read_data("partitions.json")
-    )
+    """The packaged rule set for a botocore service name (``kinesis-video-media``), cached;
+    botocore's own for services generated outside the package."""
+    if resources.files("kvs_async").joinpath("_data", service_name).is_dir():
+        rules = _read_data(service_name, "endpoint-rule-set-1.json")
+    else:
+        rules = _botocore_ruleset(service_name)
+    return RuleSet(rules, _read_data("partitions.json"))
 
 
 def resolve_with_builtins(
