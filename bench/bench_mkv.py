@@ -1,33 +1,36 @@
-"""kvs_async.mkv throughput and memory on GetMedia-style streams, beside ebmlite and AWS's sample loop.
+"""kvs_async.mkv throughput beside ebmlite, compiled and pure, each measurement in a fresh process.
 
 Media: ffmpeg encodes a short noisy test video (x264; 1080p at a high bitrate so frames are big,
 480p with small frames so elements are dense); `writer.split_fragments` + `kvs_fragment` repeat its
 clusters as KVS fragments (fresh fragment numbers) up to the target size. Everything is cached in
-bench/.cache/. All rows of one table are measured in the same run on the same bytes:
+bench/.cache/. Rows, all on the same bytes, measured in interleaved rounds (the order rotates each
+round), each measurement in a fresh `python` process that reads the file in 64 KiB pieces first
+(as a socket would hand them over) and times only the parse, so no earlier allocation warms the
+heap:
 
-- kvs_async ChunkParser: fed in 64 KiB pieces from memory, full Chunk objects (frames, tags, raw).
-- kvs_async EbmlReader: the event level (an object per element, every leaf value decoded).
-- ebmlite walk: each fragment (already cut) parsed from memory, every element visited, leaf values read.
-- AWS sample loop: what amazon-kinesis-video-streams-consumer-library-for-python does per read -
-  re-parse the whole pending buffer with ebmlite, look for a second EBML header, cut - with 64 KiB
-  reads and with its default 1 KiB reads, on a prefix (it is too slow for the whole stream).
+- ChunkParser compiled / pure: `feed()` of every piece, `close()`; full Chunk objects (frames with
+  zero-copy payload views, tags, tracks; `raw` is not joined). Pure = KVS_ASYNC_PURE=1, the
+  source of the same install; compiled needs a regular install (`nox -s bench`).
+- ChunkParser feed_events (compiled if available): the same, with a FrameEvent per frame.
+- ebmlite walk: each fragment (cut beforehand) parsed from memory, every element visited, every
+  leaf value read.
 
-Peak memory: a child process streams the file from disk through ChunkParser in 64 KiB reads;
-its peak RSS (VmHWM) minus that of a child that imports the same modules and reads nothing. Run for half of
-the stream and for all of it: the same figure means memory does not grow with stream length.
+Ratios are taken per round (same round, same machine state) and given as min/median/max.
+A last line gives each variant's peak RSS streaming the file.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from kvs_async.mkv import ChunkParser, EbmlReader, writer
+import kvs_async.mkv as mkv
+from kvs_async.mkv import ChunkParser, writer
 from kvs_async.mkv.elements import VINT_LENGTH
 
 CACHE = Path(__file__).parent / ".cache"
@@ -97,190 +100,155 @@ def _stream(name: str, video: Path, target: int, *, unknown_clusters: bool = Fal
     return path
 
 
-def _timed(fn: Callable[[], tuple[int, int, int]], repeat: int = 1) -> tuple[float, int, int, int]:
-    """Best of `repeat` runs (the machine is shared and noisy)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        elements, chunks, nbytes = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, elements, chunks, nbytes
-
-
-def _ours(data: bytes) -> tuple[int, int, int]:
-    parser = ChunkParser()
-    view = memoryview(data)
-    chunks = 0
-    frames = 0
-    for i in range(0, len(data), PIECE):
-        for c in parser.feed(view[i : i + PIECE]):
-            chunks += 1
-            frames += len(c.frames)
-    chunks += len(parser.close())
-    return parser.elements_parsed, chunks, len(data)
-
-
-def _ours_events(data: bytes) -> tuple[int, int, int]:
-    reader = EbmlReader()
-    view = memoryview(data)
-    events = 0
-    for i in range(0, len(data), PIECE):
-        events += len(reader.feed(view[i : i + PIECE]))
-    reader.close()
-    return reader.elements_parsed, 0, len(data)
-
-
-def _fragments(data: bytes) -> list[bytes]:
-    parser = ChunkParser()
-    out = [c.raw for c in parser.feed(data)]
-    return out + [c.raw for c in parser.close()]
-
-
-def _ebmlite_walk(fragments: list[bytes]) -> tuple[int, int, int]:
+_CHILD = r"""
+import json, sys, time
+variant, path, extra = sys.argv[1], sys.argv[2], sys.argv[3]
+pieces = []
+with open(path, "rb", buffering=0) as f:
+    while piece := f.read(65536):
+        pieces.append(piece)
+nbytes = sum(map(len, pieces))
+result = {"bytes": nbytes}
+if variant == "ebmlite":
+    import io
     import ebmlite.core
     from ebmlite import loadSchema
-
     schema = loadSchema("matroska.xml")
+    data = b"".join(pieces)
+    del pieces
+    frags = [data[a:b] for a, b in json.loads(open(extra).read())]
+    del data
     master = ebmlite.core.MasterElement
 
-    def walk(el: object) -> int:
+    def walk(el):
         n = 0
-        for child in el:  # type: ignore[attr-defined]
+        for child in el:
             n += 1
             if isinstance(child, master):
                 n += walk(child)
             else:
-                child.value  # noqa: B018 - reading the value is part of the walk
+                child.value
         return n
 
+    start = time.perf_counter()
     elements = 0
-    for frag in fragments:
+    for frag in frags:
         elements += walk(schema.load(io.BytesIO(frag), headers=True))
-    return elements, len(fragments), sum(map(len, fragments))
-
-
-def _aws_sample_loop(data: bytes, read_size: int) -> tuple[int, int, int]:
-    """The sample's per-read loop (re-implemented): re-parse the pending buffer every read."""
-    from ebmlite import loadSchema
-
-    schema = loadSchema("matroska.xml")
-    buffer = bytearray()
-    delivered = 0
-    for i in range(0, len(data), read_size):
-        buffer.extend(data[i : i + read_size])
-        doc = schema.load(io.BytesIO(buffer), headers=True)
-        headers = [el for el in doc if el.id == 0x1A45DFA3]
-        if len(headers) > 1:
-            first, second = headers[0].offset, headers[1].offset
-            fragment = buffer[first:second]
-            schema.load(io.BytesIO(fragment), headers=True)
-            delivered += 1
-            buffer = buffer[second:]
-    return 0, delivered, len(data)
-
-
-_MEMORY_CHILD = """
-import sys
-from kvs_async.mkv import ChunkParser
-path, limit = sys.argv[1], int(sys.argv[2])
-parser = ChunkParser()
-done = 0
-with open(path, "rb", buffering=0) as f:
-    while done < limit and (piece := f.read(65536)):
-        for chunk in parser.feed(piece):
-            pass
-        done += len(piece)
-# VmHWM, not ru_maxrss: the latter carries the parent's peak across fork+exec.
-status = open("/proc/self/status").read().split("VmHWM:")[1]
-print(int(status.split()[0]))
+    result.update(seconds=time.perf_counter() - start, elements=elements, chunks=len(frags))
+else:
+    from kvs_async.mkv import COMPILED, ChunkParser
+    parser = ChunkParser()
+    feed = parser.feed_events if variant == "events" else parser.feed
+    chunks = frames = 0
+    start = time.perf_counter()
+    for piece in pieces:
+        for item in feed(piece):
+            if hasattr(item, "frames"):
+                chunks += 1
+                frames += len(item.frames)
+    chunks += len(parser.close())
+    result.update(
+        seconds=time.perf_counter() - start, elements=parser.elements_parsed, chunks=chunks,
+        frames=frames, compiled=COMPILED, copied=parser.bytes_copied,
+    )
+if extra == "rss":
+    status = open("/proc/self/status").read().split("VmHWM:")[1]
+    result["rss_kib"] = int(status.split()[0])
+print(json.dumps(result))
 """
 
 
-def _peak_kib(path: Path, limit: int) -> int:
+def _measure(variant: str, path: Path, extra: str) -> dict[str, float]:
+    env = dict(os.environ)
+    env["KVS_ASYNC_PURE"] = "1" if variant == "pure" else "0"
     out = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(path), str(limit)],
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            "events" if variant == "events" else variant,
+            str(path),
+            extra,
+        ],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
-    return int(out.stdout.strip())
+    result: dict[str, float] = json.loads(out.stdout)
+    if variant == "compiled" and not result.get("compiled"):
+        raise SystemExit("bench_mkv: the compiled parser did not load")
+    return result
 
 
-def _row(name: str, result: tuple[float, int, int, int], note: str = "") -> None:
-    seconds, elements, chunks, nbytes = result
-    mbs = nbytes / seconds / 1e6
-    els = f"{elements / seconds / 1e3:9.0f}k" if elements else f"{'-':>10}"
-    cps = f"{chunks / seconds:9.1f}" if chunks else f"{'-':>9}"
-    print(f"  {name:<34} {mbs:9.1f} {els} {cps}  {seconds:7.2f}s  {note}")
+def _fragment_spans(path: Path) -> Path:
+    spans_path = path.with_suffix(".fragments.json")
+    if not spans_path.exists():
+        parser = ChunkParser()
+        data = path.read_bytes()
+        chunks = parser.feed(data) + parser.close()
+        spans_path.write_text(json.dumps([[c.offset, c.offset + c.size] for c in chunks]))
+    return spans_path
 
 
-def _unknown_table(path: Path) -> None:
-    data = path.read_bytes()
-    print(f"\n480p with unknown-size clusters (C producer SDK style): {path.name}")
-    print(f"  {'parser':<34} {'MB/s':>9} {'elements/s':>10} {'chunks/s':>9}  {'time':>8}")
-    _row("kvs_async ChunkParser (64 KiB)", _timed(lambda: _ours(data), 3), "full Chunk objects")
-    prefix = data[:2_000_000]
-    _row(
-        "AWS sample loop, 64 KiB reads",
-        _timed(lambda: _aws_sample_loop(prefix, 65536)),
-        "first 2 MB",
-    )
-    small = data[:200_000]
-    _row(
-        "AWS sample loop, 1 KiB reads",
-        _timed(lambda: _aws_sample_loop(small, 1024)),
-        "first 0.2 MB",
-    )
+def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
-def _table(label: str, path: Path, quick: bool) -> None:
-    data = path.read_bytes()
-    print(f"\n{label}: {path.name}, {len(data) / 1e6:.1f} MB")
-    print(f"  {'parser':<34} {'MB/s':>9} {'elements/s':>10} {'chunks/s':>9}  {'time':>8}")
-    print(f"  {'':<34} (kvs_async and ebmlite-walk rows: best of 3)")
-    ours = _timed(lambda: _ours(data), 3)
-    _row("kvs_async ChunkParser (64 KiB)", ours, "full Chunk objects")
-    _row(
-        "kvs_async EbmlReader (64 KiB)",
-        _timed(lambda: _ours_events(data), 3),
-        "an event per element",
+def _table(label: str, path: Path, rounds: int, metric: str) -> None:
+    size = path.stat().st_size
+    spans = str(_fragment_spans(path))
+    variants = (
+        ["compiled", "pure", "events", "ebmlite"] if mkv.COMPILED else ["pure", "events", "ebmlite"]
     )
-    frags = _fragments(data)
-    walk = _timed(lambda: _ebmlite_walk(frags), 3)
-    _row("ebmlite walk (per fragment, memory)", walk)
-    prefix = data[: (8 if quick else 40) * 1_000_000]
-    _row(
-        "AWS sample loop, 64 KiB reads",
-        _timed(lambda: _aws_sample_loop(prefix, 65536)),
-        f"first {len(prefix) / 1e6:.0f} MB",
-    )
-    small = data[: (1 if quick else 3) * 1_000_000]
-    _row(
-        "AWS sample loop, 1 KiB reads",
-        _timed(lambda: _aws_sample_loop(small, 1024)),
-        f"first {len(small) / 1e6:.0f} MB",
-    )
-    if walk[1] and ours[1]:
-        ratio = (ours[1] / ours[0]) / (walk[1] / walk[0])
-        print(
-            f"  ChunkParser elements/s vs ebmlite walk: {ratio:.1f}x (same elements: {ours[1]} vs {walk[1]})"
-        )
-    base = _peak_kib(path, 0)
-    half = _peak_kib(path, len(data) // 2)
-    full = _peak_kib(path, len(data))
-    largest = max(map(len, frags))
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    for r in range(rounds):
+        order = variants[r % len(variants) :] + variants[: r % len(variants)]
+        for v in order:
+            results[v].append(_measure(v, path, spans if v == "ebmlite" else "-"))
     print(
-        f"  peak RSS (VmHWM) above an idle child: {(half - base) / 1024:.1f} MiB after half the stream, "
-        f"{(full - base) / 1024:.1f} MiB after all of it (largest fragment {largest / 2**20:.1f} MiB)"
+        f"\n{label}: {path.name}, {size / 1e6:.1f} MB, {rounds} interleaved rounds, min / median / max"
     )
+    print(f"  {'variant':<34} {'MB/s':>22} {'elements/s (k)':>24}  elements  copied")
+    names = {
+        "compiled": "ChunkParser.feed, compiled",
+        "pure": "ChunkParser.feed, pure Python",
+        "events": f"ChunkParser.feed_events, {'compiled' if mkv.COMPILED else 'pure'}",
+        "ebmlite": "ebmlite walk, per fragment",
+    }
+    for v in variants:
+        rs = results[v]
+        mbs = [x["bytes"] / x["seconds"] / 1e6 for x in rs]
+        eps = [x["elements"] / x["seconds"] / 1e3 for x in rs]
+        copied = f"{rs[0]['copied'] / rs[0]['bytes']:.2f}x" if "copied" in rs[0] else "-"
+        print(
+            f"  {names[v]:<34} {_spread(mbs):>22} {_spread(eps, '{:.0f}'):>24}  {int(rs[0]['elements']):>8}  {copied}"
+        )
+    anchor = results["ebmlite"]
+    for v in variants[:-1]:
+        ratios = [a["seconds"] / b["seconds"] for a, b in zip(anchor, results[v], strict=True)]
+        print(f"  {names[v]} vs ebmlite ({metric}, same bytes): {_spread(ratios, '{:.2f}x')}")
+
+
+def _memory(path: Path) -> None:
+    """Peak RSS of a child streaming the file (pieces held, so compare variants, not to zero)."""
+    rows = []
+    for v in (["compiled"] if mkv.COMPILED else []) + ["pure"]:
+        rows.append(f"{v} {_measure(v, path, 'rss')['rss_kib'] / 1024:.0f} MiB")
+    print(f"  peak RSS of the measuring child (all pieces held + parse): {', '.join(rows)}")
 
 
 def run(quick: bool) -> None:
     # 1080p: ~400 kB frames (~100 Mbit/s); 480p: ~3 kB frames (700 kbit/s), dense in elements.
     v1080 = _video("testsrc2-1080p-noise-crf20", "1920x1080", 4, 12, ("-crf", "20"))
     v480 = _video("testsrc2-480p-700k", "854x480", 10, 0, ("-b:v", "700k"))
-    s1080 = _stream("1080p", v1080, (40 if quick else 300) * 1_000_000)
-    s480 = _stream("480p", v480, (10 if quick else 100) * 1_000_000)
-    _table("1080p GetMedia-style stream", s1080, quick)
-    _table("480p GetMedia-style stream", s480, quick)
-    _unknown_table(_stream("480p", v480, 10_000_000, unknown_clusters=True))
+    s480 = _stream("480p", v480, (20 if quick else 100) * 1_000_000)
+    s1080 = _stream("1080p", v1080, (60 if quick else 200) * 1_000_000)
+    rounds = 3 if quick else 5
+    if not mkv.COMPILED:
+        print(
+            "  (kvs_async.mkv is not compiled in this install: `nox -s bench` installs it compiled)"
+        )
+    _table("480p GetMedia-style stream (elements/s)", s480, rounds, "elements/s")
+    _table("1080p GetMedia-style stream (MB/s)", s1080, rounds, "MB/s")
+    _memory(s1080)

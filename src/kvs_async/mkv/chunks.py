@@ -141,6 +141,8 @@ class ChunkParser(_ChunkCore):
             self._evented = len(self._frames)
         try:
             piece = _immutable(data)
+            if piece is not data:
+                self._joined_bytes += len(piece)
             self._store(piece)
             self._ingest(piece)
             if events:
@@ -200,6 +202,7 @@ class ChunkParser(_ChunkCore):
         levels, kinds = ELEMENT_LEVEL, ELEMENT_KIND
         leaves, starts, ends = _LEAF_IDS, _START_IDS, _END_IDS
         key, inv, disc = _KEY, _INVISIBLE, _DISCARDABLE
+        new, frame_type = _new, Frame  # locals: no module-dict lookup per frame
         limit = self.max_element_size
         maxbuf = self.max_buffer_size
         maxdepth = self.max_depth
@@ -271,8 +274,8 @@ class ChunkParser(_ChunkCore):
                             if scale != 1_000_000:
                                 tc = tc * scale // 1_000_000
                             append(
-                                _new(
-                                    Frame,
+                                new(
+                                    frame_type,
                                     (
                                         t0 & 0x7F,
                                         tc,

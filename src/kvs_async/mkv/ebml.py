@@ -61,7 +61,7 @@ class _Core:
         self.max_element_size = max_element_size
         self.max_buffer_size = max_buffer_size
         self.max_depth = max_depth
-        self._buf: bytes | memoryview = b""
+        self._buf: bytes = b""
         self._view = memoryview(b"")  # read-only view of _buf: frame payloads are its slices
         self._end = 0  # len(_buf)
         self._base = 0
@@ -106,7 +106,8 @@ class _Core:
 
     @property
     def bytes_copied(self) -> int:
-        """Bytes the parser copied so far to join elements that straddled two fed pieces."""
+        """Bytes the parser copied so far: elements that straddled two fed pieces (joined once),
+        pieces under 2 KiB (coalesced) and input that was not bytes (copied into bytes)."""
         return self._joined_bytes
 
     def _pending(self) -> int:
@@ -115,7 +116,7 @@ class _Core:
 
     # -- feeding ------------------------------------------------------------------------------
 
-    def _ingest(self, data: bytes | memoryview) -> None:
+    def _ingest(self, data: bytes) -> None:
         """Parse one fed piece (immutable): finish a straddling element, then the piece itself."""
         size = len(data)
         start = self._fed  # stream offset of data[0]
@@ -148,9 +149,9 @@ class _Core:
             if self._pos < self._end:
                 self._carry_from_buf()
 
-    def _set_buf(self, data: bytes | memoryview, base: int, pos: int) -> None:
+    def _set_buf(self, data: bytes, base: int, pos: int) -> None:
         self._buf = data
-        self._view = data if isinstance(data, memoryview) else memoryview(data)
+        self._view = memoryview(data)
         self._end = len(data)
         self._base = base
         self._pos = pos
@@ -289,17 +290,15 @@ class _Core:
         return bytes(self._view[start - base : end - base])
 
 
-def _immutable(data: bytes | bytearray | memoryview) -> bytes | memoryview:
-    """What `feed()` may keep without copying: bytes, or a read-only view of bytes."""
+def _immutable(data: bytes | bytearray | memoryview) -> bytes:
+    """What `feed()` keeps: bytes as given (no copy); a view of a whole bytes object, that object;
+    anything else (a mutable buffer, part of one) copied once into bytes."""
     if type(data) is bytes:
         return data
-    if isinstance(data, memoryview):
-        if data.readonly and isinstance(data.obj, bytes):
-            view = data if data.format == "B" and data.ndim == 1 else data.cast("B")
-            if view.nbytes == len(data.obj):
-                return data.obj
-            return view
-        return data.tobytes()
+    if isinstance(data, memoryview) and data.readonly and type(data.obj) is bytes:
+        whole: bytes = data.obj
+        if data.nbytes == len(whole) and data.c_contiguous:
+            return whole
     return bytes(data)
 
 

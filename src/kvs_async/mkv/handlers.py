@@ -142,7 +142,7 @@ class _ChunkCore(_Core):
         self._evented = 0  # frames of the chunk already handed out as events
         self._meta: tuple[str | None, datetime | None, datetime | None] | None = None
         # Storage of the unfinished chunk's bytes: the fed pieces, small ones coalesced.
-        self._pieces: list[bytes | memoryview] = []
+        self._pieces: list[bytes] = []
         self._starts: list[int] = []
         self._acc = bytearray()
         self._acc_start = 0
@@ -167,12 +167,13 @@ class _ChunkCore(_Core):
 
     # -- storage ------------------------------------------------------------------------------
 
-    def _store(self, data: bytes | memoryview) -> None:
+    def _store(self, data: bytes) -> None:
         """Keep a fed piece for the chunk's `raw` (small pieces are coalesced: bounded overhead)."""
         if len(data) < SMALL_PIECE:
             if not self._acc:
                 self._acc_start = self._fed
             self._acc += data
+            self._joined_bytes += len(data)
             if len(self._acc) >= _ACC_FLUSH:
                 self._freeze()
         else:
@@ -182,6 +183,7 @@ class _ChunkCore(_Core):
 
     def _freeze(self) -> None:
         if self._acc:
+            self._joined_bytes += len(self._acc)
             self._pieces.append(bytes(self._acc))
             self._starts.append(self._acc_start)
             self._acc = bytearray()
@@ -200,8 +202,7 @@ class _ChunkCore(_Core):
             if at >= start and stop <= end:
                 out.append(piece)
             else:
-                view = piece if isinstance(piece, memoryview) else memoryview(piece)
-                out.append(view[max(start, at) - at : min(end, stop) - at])
+                out.append(memoryview(piece)[max(start, at) - at : min(end, stop) - at])
         return out
 
     def _drop(self, before: int) -> None:
