@@ -44,37 +44,48 @@ def add_global_arguments(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
+def _whole(low: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {low}, got {text!r}"
+        ) from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {text!r}")
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number of seconds > 0."""
+def _seconds(text: str, *, zero_ok: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        raise argparse.ArgumentTypeError(
+            f"must be a number {'>=' if zero_ok else '>'} 0, got {text!r}"
+        )
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _whole(1, text)
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    return _whole(0, text)
+
+
+def positive_float(text: str) -> float:
+    """A finite number of seconds > 0."""
+    return _seconds(text, zero_ok=False)
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number of seconds >= 0."""
+    return _seconds(text, zero_ok=True)
 
 
 def port_number(text: str) -> int:

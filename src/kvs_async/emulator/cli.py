@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import math
 import os
 import re
 import sqlite3
 from pathlib import Path
 
 from ..cli.errors import CommandError, UsageError, os_error_text
-from ..cli.options import port_number, positive_float, positive_int
+from ..cli.options import non_negative_float, port_number, positive_float, positive_int
 from ..errors import KvsError
 from . import TEST_ACCESS_KEY, TEST_SECRET_KEY, Emulator
 from .answers import ApiError
@@ -58,16 +57,6 @@ def _named_file(text: str) -> tuple[str, Path]:
             f"ffmpeg -i {path} -c:v libx264 -g 25 video.mkv"
         )
     return name, file
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--edge-sync-delay",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=2.0,
         help="seconds from SYNCING to IN_SYNC for edge configurations (default: 2)",
     )
