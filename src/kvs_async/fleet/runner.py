@@ -158,6 +158,7 @@ class Fleet:
         self._running = False
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
+        self._closing = False
         self._counts = {"acquired": 0, "released": 0, "lost": 0, "handler_failures": 0}
 
     def __repr__(self) -> str:
@@ -193,6 +194,7 @@ class Fleet:
             raise RuntimeError("Fleet.run() is already running")
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+        self._closing = False
         self._running = True
         self.leases.bind(self.consumer, self.worker_id)
         async with contextlib.AsyncExitStack() as stack:
@@ -213,9 +215,10 @@ class Fleet:
             try:
                 await self._stop.wait()
             finally:
+                self._closing = True  # the loops end even if a cancellation were lost
                 for task in loops:
                     task.cancel()
-                await asyncio.gather(*loops, return_exceptions=True)
+                await asyncio.wait(loops)
                 await self._shutdown()
                 self._running = False
 
@@ -249,7 +252,7 @@ class Fleet:
     async def _discover_loop(self) -> None:
         assert self._control is not None
         failures = 0
-        while True:
+        while not self._closing:
             try:
                 found = await self.discovery.streams(self._control)
             except (KvsError, OSError) as exc:
@@ -283,15 +286,16 @@ class Fleet:
 
     async def _coordinate_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._closing:
             started = time.monotonic()
             self._wake.clear()
             await self._round()
             elapsed = time.monotonic() - started
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+            # lands as the wait ends, and this loop would then renew leases forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), max(0.0, self.leases.renew_interval - elapsed)
-                )
+                async with asyncio.timeout(max(0.0, self.leases.renew_interval - elapsed)):
+                    await self._wake.wait()
 
     async def _round(self) -> None:
         try:
@@ -426,8 +430,9 @@ class Fleet:
         if task is not None and task is not asyncio.current_task():
             if not reader.busy:
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                async with asyncio.timeout(self.stop_timeout):
+                    await asyncio.shield(task)
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
