@@ -15,78 +15,28 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from attrs import define
-
 from ..errors import KvsError
-from ..getmedia import ResumePolicy
 from .balance import fair_share, plan
-from .checkpoints import CheckpointStore, FencedCheckpoints
+from .checkpoints import CheckpointStore
 from .discovery import StaticStreams, StreamDiscovery
 from .errors import CoordinationError, LeaseLostError, StaleFenceError
-from .leases import Lease, RedisLeases, default_worker_id
+from .leases import RedisLeases, default_worker_id
 from .logs import event
-from .status import FleetStatus, StreamState
+from .reader import FailureHook, Handler, HandlerRetry, Reader
+from .status import FleetStatus
 
 if TYPE_CHECKING:
     from ..config import ClientConfig
     from ..credentials import CredentialProvider, Credentials
-    from ..getmedia import MediaStream
     from ..kinesis_video_media import KinesisVideoMediaClient, StartSelector
     from ..kinesisvideo import KinesisVideoClient
-    from ..mkv import Chunk
 
 __all__ = ["Fleet", "Handler", "HandlerRetry"]
 
-Handler = Callable[[str, "Chunk"], Awaitable[Any]]
-FailureHook = Callable[[str, "Chunk", BaseException], Awaitable[Any]]
-
 DEFAULT_CHECKPOINTS = "kvs-async-checkpoints.sqlite3"
-
-
-@define(frozen=True, slots=True, kw_only=True)
-class HandlerRetry:
-    """How often a failing handler is retried on one chunk before it is reported and skipped."""
-
-    attempts: int = 3
-    backoff_base: float = 0.2
-    backoff_cap: float = 5.0
-
-    def __attrs_post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"HandlerRetry attempts must be >= 1, got {self.attempts}")
-
-    def delay(self, failures: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-
-class _Reader:
-    """One held stream: its lease, its task and its counters."""
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.state = StreamState(
-            stream=lease.stream, fence=lease.fence, acquired_at=lease.acquired_at
-        )
-        self.task: asyncio.Task[None] | None = None
-        self.busy = False  # inside the handler or its checkpoint: let it finish on a clean stop
-        self.stopping = False
-        self.watchdog: asyncio.TimerHandle | None = None
-
-    def arm(self, expired: Callable[[_Reader], None]) -> None:
-        """Stop the reader the moment the lease is no longer certainly ours."""
-        if self.watchdog is not None:
-            self.watchdog.cancel()
-        # loop.time() and time.monotonic() are the same clock.
-        self.watchdog = asyncio.get_running_loop().call_at(self.lease.valid_until, expired, self)
-
-    def disarm(self) -> None:
-        if self.watchdog is not None:
-            self.watchdog.cancel()
-            self.watchdog = None
 
 
 class Fleet:
@@ -149,7 +99,7 @@ class Fleet:
             "config": config,
         }
         self._endpoint_url = endpoint_url
-        self._readers: dict[str, _Reader] = {}
+        self._readers: dict[str, Reader] = {}
         self._known: list[str] = []
         self._cooldown: dict[str, float] = {}
         self._workers = 1
@@ -200,11 +150,10 @@ class Fleet:
         async with contextlib.AsyncExitStack() as stack:
             client, control = self._clients()
             stack.push_async_callback(self._close_clients, client, control)
-            if self._checkpoints is None:
+            if self._own_checkpoints:
                 from .checkpoints.sqlite import SqliteCheckpoints
 
                 self._checkpoints = SqliteCheckpoints(DEFAULT_CHECKPOINTS)
-            if self._own_checkpoints:
                 stack.push_async_callback(self._checkpoints.close)
             self._client, self._control = client, control
             event(logging.INFO, "worker_started", worker=self.worker_id, consumer=self.consumer)
@@ -381,7 +330,13 @@ class Fleet:
             with contextlib.suppress(CoordinationError):
                 await self.leases.release(lease)
             raise
-        reader = _Reader(lease)
+        reader = Reader(
+            lease,
+            handler=self.handler,
+            retry=self.retry,
+            on_failure=self.on_failure,
+            on_handler_error=self._count_handler_error,
+        )
         self._readers[stream] = reader
         reader.arm(self._expired)
         self._counts["acquired"] += 1
@@ -391,10 +346,13 @@ class Fleet:
         reader.task = asyncio.create_task(self._read(reader), name=f"kvs-fleet:{stream}")
         return True
 
-    def _expired(self, reader: _Reader) -> None:
+    def _count_handler_error(self) -> None:
+        self._counts["handler_failures"] += 1
+
+    def _expired(self, reader: Reader) -> None:
         self._lost(reader, "the lease ran out before it could be renewed")
 
-    def _lost(self, reader: _Reader, reason: str) -> None:
+    def _lost(self, reader: Reader, reason: str) -> None:
         """The lease is gone: stop at once, even inside the handler, and save nothing more."""
         reader.disarm()
         if self._readers.get(reader.lease.stream) is not reader:
@@ -413,7 +371,7 @@ class Fleet:
         if reader.task is not None and reader.task is not asyncio.current_task():
             reader.task.cancel()
 
-    def _hand_back(self, reader: _Reader, reason: str) -> None:
+    def _hand_back(self, reader: Reader, reason: str) -> None:
         """Release in the background, so lease renewals never wait for a slow handler."""
         if reader.stopping:
             return
@@ -422,7 +380,7 @@ class Fleet:
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
-    async def _release(self, reader: _Reader, reason: str) -> None:
+    async def _release(self, reader: Reader, reason: str) -> None:
         """Hand a stream back: let the chunk in progress finish and save, then release."""
         reader.stopping = True
         reader.state.state = "stopping"
@@ -466,10 +424,14 @@ class Fleet:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def _read(self, reader: _Reader) -> None:
+    async def _read(self, reader: Reader) -> None:
+        assert self._client is not None and self._checkpoints is not None
+        from ..kinesis_video_media import StartSelector
+
         stream_name = reader.lease.stream
+        start = self._start_selector or StartSelector(start_selector_type="NOW")
         try:
-            await self._consume(reader)
+            await reader.consume(self._client, self._checkpoints, self.consumer, start)
         except asyncio.CancelledError:
             raise
         except (LeaseLostError, StaleFenceError) as exc:
@@ -482,102 +444,7 @@ class Fleet:
             if self._readers.get(stream_name) is reader:
                 await self._release(reader, "stream failed")
 
-    async def _consume(self, reader: _Reader) -> None:
-        assert self._client is not None and self._checkpoints is not None
-        from ..kinesis_video_media import StartSelector
 
-        lease = reader.lease
-        state = reader.state
-        stream: MediaStream = self._client.get_media(
-            stream_name=lease.stream,
-            start_selector=self._start_selector or StartSelector(start_selector_type="NOW"),
-            resume=ResumePolicy(max_attempts=None, backoff_cap=5.0),
-            checkpoint=FencedCheckpoints(self._checkpoints, lease.fence),
-            consumer=self.consumer,
-        )
-        state.state = "reading"
-        async with stream:
-            async for chunk in stream:
-                if not lease.valid():
-                    raise LeaseLostError(lease.stream, "the lease ran out before the next chunk")
-                reader.busy = True
-                try:
-                    await self._handle(reader, chunk)
-                    await self._commit(reader, stream)
-                finally:
-                    reader.busy = False
-                state.chunks += 1
-                state.resumes = stream.resumes
-                state.last_fragment = chunk.fragment_number
-                if chunk.server_timestamp is not None:
-                    state.last_server_time = chunk.server_timestamp.timestamp()
-                state.state = "reading"
-                if reader.stopping:
-                    return
-
-    async def _handle(self, reader: _Reader, chunk: Chunk) -> None:
-        state = reader.state
-        state.state = "handling"
-        failures = 0
-        while True:
-            try:
-                await self.handler(reader.lease.stream, chunk)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                state.handler_failures += 1
-                self._counts["handler_failures"] += 1
-                state.last_error = f"{type(exc).__name__}: {exc}"
-                if failures >= self.retry.attempts:
-                    state.chunks_failed += 1
-                    event(
-                        logging.ERROR,
-                        "handler_failed",
-                        stream=reader.lease.stream,
-                        fragment=chunk.fragment_number,
-                        attempts=failures,
-                        error=state.last_error,
-                    )
-                    if self.on_failure is not None:
-                        await self.on_failure(reader.lease.stream, chunk, exc)
-                    return  # reported; the stream moves on
-                state.state = "retrying"
-                event(
-                    logging.WARNING,
-                    "handler_retry",
-                    stream=reader.lease.stream,
-                    fragment=chunk.fragment_number,
-                    attempt=failures,
-                    error=state.last_error,
-                )
-                await asyncio.sleep(self.retry.delay(failures))
-                if not reader.lease.valid():
-                    raise LeaseLostError(
-                        reader.lease.stream, "the lease ran out while retrying"
-                    ) from exc
-
-    async def _commit(self, reader: _Reader, stream: MediaStream) -> None:
-        """Save the chunk's position under the lease's fence; retry while the lease lasts."""
-        failures = 0
-        while True:
-            if not reader.lease.valid():
-                raise LeaseLostError(reader.lease.stream, "the lease ran out before checkpointing")
-            try:
-                await stream.commit()
-            except CoordinationError as exc:
-                failures += 1
-                event(
-                    logging.WARNING, "checkpoint_retry", stream=reader.lease.stream, error=str(exc)
-                )
-                await asyncio.sleep(min(1.0, 0.05 * 2**failures))
-                continue
-            reader.state.last_checkpoint = reader.state.last_fragment = stream.fragment_number
-            reader.state.last_checkpoint_at = time.time()
-            return
-
-
-def sorted_readers(readers: dict[str, _Reader]) -> list[_Reader]:
+def sorted_readers(readers: dict[str, Reader]) -> list[Reader]:
     """Held streams, oldest acquisition first (so shedding hands back the newest)."""
     return sorted(readers.values(), key=lambda r: (r.lease.acquired_at, r.lease.stream))
