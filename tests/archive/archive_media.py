@@ -74,10 +74,10 @@ def has_encoder(name: str) -> bool:
     return f" {name} " in out.stdout
 
 
-async def decoded_frames(url: str) -> int:
+async def decoded_frames(url: str, *options: str) -> int:
     """Video frames ``ffmpeg -i URL -f null -`` decodes (ffprobe undercounts DASH with B-frames)."""
     proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-hide_banner", "-nostats", "-v", "error", "-i", url, "-map", "0:v:0",
+        "ffmpeg", "-hide_banner", "-nostats", "-v", "error", "-i", url, *options, "-map", "0:v:0",
         "-f", "null", "-progress", "pipe:1", "-",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

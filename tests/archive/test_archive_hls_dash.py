@@ -12,6 +12,7 @@ from archive_media import (
     GOP,
     aws_cli,
     boto,
+    decoded_frames,
     ffprobe,
     make_media,
     needs_ffmpeg,
@@ -291,3 +292,18 @@ async def test_aws_cli_gets_an_hls_url_ffprobe_plays(emu: Emulator, av_media: Pa
     )
     assert rc == 0, err
     assert video_frames(await ffprobe(out.strip())) == 2 * GOP
+
+
+async def test_live_hls_and_dash_play_a_live_feed(emu: Emulator, av_media: Path) -> None:
+    await emu.start_live("live", av_media)
+    await asyncio.sleep(3.2)  # three one-second fragments in
+    client = boto(emu)
+    for call, key in (
+        (client.get_hls_streaming_session_url, "HLSStreamingSessionURL"),
+        (client.get_dash_streaming_session_url, "DASHStreamingSessionURL"),
+    ):
+        url = (await asyncio.to_thread(call, StreamName="live"))[key]
+        # a player joins live and plays on while new fragments arrive
+        assert await decoded_frames(url, "-t", "2") >= 2 * GOP - 1, key
+    manifest = (await get(url))[2].decode()
+    assert 'type="dynamic"' in manifest and "availabilityStartTime=" in manifest
