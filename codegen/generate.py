@@ -35,7 +35,7 @@ PRIVATE_OPS: dict[str, dict[str, str]] = {
     "kinesis-video-archived-media": {"GetMediaForFragmentList": "_get_media_for_fragment_list"},
 }
 MIXINS: dict[str, tuple[tuple[str, str], ...]] = {
-    "kinesis-video-media": (("getmedia", "GetMediaMixin"),),
+    "kinesis-video-media": (("getmedia", "GetMediaMixin"), ("producer", "PutMediaMixin")),
     "kinesis-video-archived-media": (
         ("getmedia", "ArchivedMediaMixin"),
         ("archive", "ArchiveMixin"),

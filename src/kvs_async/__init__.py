@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .fleet.runner import Fleet, HandlerRetry
     from .getmedia import MediaStream, ResumePolicy
     from .media_errors import GetMediaStreamError
+    from .producer import AckEventType, FragmentAck, MediaProducer, PutMediaLimits
 
 _LAZY = {
     "ClientConfig": "config",
@@ -60,9 +61,14 @@ _LAZY = {
     "RedisLeases": "fleet.leases",
     "Fleet": "fleet.runner",
     "HandlerRetry": "fleet.runner",
+    "AckEventType": "producer",
+    "FragmentAck": "producer",
+    "MediaProducer": "producer",
+    "PutMediaLimits": "producer",
 }
 
 __all__ = [
+    "AckEventType",
     "Checkpoint",
     "CheckpointStore",
     "ClientConfig",
@@ -73,13 +79,16 @@ __all__ = [
     "EndpointResolutionError",
     "FencedCheckpoints",
     "Fleet",
+    "FragmentAck",
     "GetMediaStreamError",
     "HandlerRetry",
     "KvsError",
     "LeaseLostError",
     "ListStreamsDiscovery",
+    "MediaProducer",
     "MediaStream",
     "ParamValidationError",
+    "PutMediaLimits",
     "ReadTimeoutError",
     "RedisCheckpoints",
     "RedisLeases",

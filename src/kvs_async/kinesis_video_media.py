@@ -19,6 +19,7 @@ from ._model import ShapeSpec as _S
 from .client import BaseClient
 from .errors import ServiceError
 from .getmedia import GetMediaMixin
+from .producer import PutMediaMixin
 
 
 class StartSelectorType(OpenStrEnum):
@@ -408,7 +409,7 @@ SERVICE = _Svc(
 )
 
 
-class KinesisVideoMediaClient(GetMediaMixin, BaseClient):
+class KinesisVideoMediaClient(GetMediaMixin, PutMediaMixin, BaseClient):
     """Async client for Amazon Kinesis Video Streams Media (kinesis-video-media)."""
 
     SERVICE = SERVICE

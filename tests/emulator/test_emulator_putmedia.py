@@ -42,7 +42,7 @@ async def test_streamed_put_media_stores_every_cluster(
     assert status == 200
     persisted = [a for a in acks if a["EventType"] == "PERSISTED"]
     assert len(persisted) == expected
-    assert [a["EventType"] for a in acks[:2]] == ["RECEIVED", "PERSISTED"]
+    assert [a["EventType"] for a in acks[:3]] == ["BUFFERING", "RECEIVED", "PERSISTED"]
     stored = emu.fragments("cam")
     assert [a["FragmentNumber"] for a in persisted] == [f.fragment_number for f in stored]
     assert [f.server_timestamp for f in stored] == sorted(f.server_timestamp for f in stored)
@@ -104,7 +104,7 @@ async def test_garbage_mid_stream_ends_with_an_error_ack(emu: Emulator) -> None:
 
     status, acks = await put_media_streaming(emu, "cam", body())
     assert status == 200
-    assert [a["EventType"] for a in acks] == ["RECEIVED", "PERSISTED"] * 2 + ["ERROR"]
+    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2 + ["ERROR"]
     assert acks[-1]["ErrorId"] == 4006
     assert len(emu.fragments("cam")) == 2
 

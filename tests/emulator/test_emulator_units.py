@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from kvs_async.emulator import Emulator
 from kvs_async.emulator.faults import Faults
-from kvs_async.emulator.ingest import StreamCutter
 from kvs_async.emulator.requestlog import LogEntry, RequestLog
 from kvs_async.emulator.storage import Clock, FragmentNumbers, FragmentRecord, StreamMedia
 from kvs_async.emulator.throttle import RateLimiter
 from kvs_async.mkv import writer
+from kvs_async.producer.cutter import CutFragment, FragmentCutter
 
 
 @settings(max_examples=100, deadline=None)
@@ -144,9 +144,9 @@ async def test_no_blocking_io_on_the_event_loop(tmp_path: Path, blockbuster: Blo
 
 
 def _cut_whole(data: bytes) -> list[bytes]:
-    cutter = StreamCutter(max_buffer_size=1 << 24)
+    cutter = FragmentCutter(max_fragment_size=1 << 24)
     events = cutter.feed(data) + cutter.close()
-    return [e.document for e in events if e.kind == "document"]
+    return [e.document for e in events if isinstance(e, CutFragment)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -157,13 +157,13 @@ def _cut_whole(data: bytes) -> list[bytes]:
 def test_stream_cutter_is_independent_of_how_bytes_arrive(name: str, cuts: list[int]) -> None:
     data = (MKV_DIR / name).read_bytes()
     points = sorted({c % (len(data) + 1) for c in cuts})
-    cutter = StreamCutter(max_buffer_size=1 << 24)
+    cutter = FragmentCutter(max_fragment_size=1 << 24)
     docs: list[bytes] = []
     prev = 0
     for point in [*points, len(data)]:
-        docs += [e.document for e in cutter.feed(data[prev:point]) if e.kind == "document"]
+        docs += [e.document for e in cutter.feed(data[prev:point]) if isinstance(e, CutFragment)]
         prev = point
-    docs += [e.document for e in cutter.close() if e.kind == "document"]
+    docs += [e.document for e in cutter.close() if isinstance(e, CutFragment)]
     assert docs == _cut_whole(data)
     # Every document is one fragment with the same Cluster bytes the splitter finds.
     assert [writer.split_fragments(d)[0].cluster for d in docs] == [

@@ -33,6 +33,7 @@ from .media import (
     ReadOutcome,
     StartPosition,
     build_records,
+    cut_media,
     fragment_bytes,
     iter_fragments,
     loaded_starts,
@@ -80,7 +81,11 @@ class Emulator:
     Chime stream pool's CREATING / UPDATING / DELETING), ``getmedia_calls_per_second``
     (per stream, KVS: 5), ``max_requests_per_second`` (all calls), ``max_body_bytes`` (API
     bodies), ``max_media_bytes`` (PutMedia bodies), ``zero_retention_seconds`` (how long a
-    stream with DataRetentionInHours=0 keeps fragments for live readers).
+    stream with DataRetentionInHours=0 keeps fragments for live readers). PutMedia:
+    ``putmedia_calls_per_second`` (per stream, KVS: 5), ``max_fragment_bytes`` (50 MB) and
+    ``max_fragment_duration_ms`` (20 s) answered with ERROR acks 4001/4002,
+    ``idle_ack_interval`` (IDLE keep-alives), ``fragment_grace`` (how long a whole Cluster waits
+    for producer Tags after it before it is acked when no more bytes are coming).
     """
 
     def __init__(
@@ -104,6 +109,11 @@ class Emulator:
         zero_retention_seconds: float = 3600.0,
         retention_interval: float = 1.0,
         verify_signatures: bool = True,
+        putmedia_calls_per_second: int = 5,
+        max_fragment_bytes: int = 50_000_000,
+        max_fragment_duration_ms: int = 20_000,
+        idle_ack_interval: float = 3.0,
+        fragment_grace: float = 0.02,
     ) -> None:
         for label, value in (
             ("session_duration", session_duration),
@@ -135,6 +145,11 @@ class Emulator:
         self.zero_retention_seconds = zero_retention_seconds
         self.retention_interval = retention_interval
         self.verify_signatures = verify_signatures
+        self.putmedia_calls_per_second = putmedia_calls_per_second
+        self.max_fragment_bytes = max_fragment_bytes
+        self.max_fragment_duration_ms = max_fragment_duration_ms
+        self.idle_ack_interval = idle_ack_interval
+        self.fragment_grace = fragment_grace
         self.clock = Clock()
         self.faults = Faults()
         self.log = RequestLog()
@@ -143,6 +158,7 @@ class Emulator:
             SqlitePersistence(self.data_dir) if self.data_dir is not None else Persistence()
         )
         self.getmedia_limiter = RateLimiter(getmedia_calls_per_second, clock=self.clock.now)
+        self.putmedia_limiter = RateLimiter(putmedia_calls_per_second, clock=self.clock.now)
         self.global_limiter = RateLimiter(max_requests_per_second, clock=self.clock.now)
         self.control = ControlPlane(
             region=region,
@@ -285,7 +301,7 @@ class Emulator:
     ) -> list[FragmentRecord]:
         """Cut ``data`` into fragments and store them durably (400 on malformed MKV)."""
         try:
-            sources = await asyncio.to_thread(split_media, data)
+            sources, cuts = await asyncio.to_thread(cut_media, data)
         except MediaFormatError as exc:
             raise invalid(str(exc)) from None
         async with self._write_lock:
@@ -298,6 +314,7 @@ class Emulator:
                 numbers=self.numbers,
                 server_start=server_start,
                 producer_start=prod_start,
+                cuts=cuts,
             )
             await self.persistence.add_fragments(stream["StreamARN"], records)
             media.append(records)
@@ -310,6 +327,8 @@ class Emulator:
         *,
         server_ts: float,
         producer_ts: float,
+        head: bytes = b"",
+        tail: bytes = b"",
     ) -> FragmentRecord:
         """Store one fragment as it arrives (PutMedia streaming): durable before returning."""
         async with self._write_lock:
@@ -328,6 +347,8 @@ class Emulator:
                 info=source.info,
                 tracks=source.tracks,
                 cluster=source.cluster,
+                head=head,
+                tail=tail,
             )
             await self.persistence.add_fragments(stream["StreamARN"], [record])
             media.append([record])

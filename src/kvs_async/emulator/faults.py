@@ -7,7 +7,8 @@ on that call's response (stall: before answering; cut: after ``n_bytes`` of the 
 
 Each fault matches an operation and/or a stream (``None`` matches any) and fires ``times``
 times (``None`` = until cleared). ``emu.faults.cut_after(1000)`` hits the next GetMedia on
-any stream once; ``emu.faults.http_500(stream="cam", times=None)`` fails every call on
+any stream once; PutMedia has its own helpers (``put_media_cut``, ``put_media_stall``,
+``put_media_error_ack``, ``put_media_lose_acks``: counted in fragments of one connection); ``emu.faults.http_500(stream="cam", times=None)`` fails every call on
 ``cam`` until ``emu.faults.clear()``.
 """
 
@@ -18,11 +19,19 @@ from typing import Literal
 from attrs import define, field
 
 FaultKind = Literal[
-    "cut", "stall", "http_500", "throttle", "error_tag", "edge_sync_failure", "stream_pool_failure"
+    "cut",
+    "stall",
+    "http_500",
+    "throttle",
+    "error_tag",
+    "edge_sync_failure",
+    "stream_pool_failure",
+    "lose_acks",
 ]
 
 #: Faults applied while a media stream is being written (the others apply before dispatch).
-STREAM_FAULTS = frozenset({"cut", "stall", "error_tag"})
+STREAM_FAULTS = frozenset({"cut", "stall", "error_tag", "lose_acks"})
+PUT_MEDIA = "PutMedia"
 MEDIA_OPERATIONS = ("GetMedia", "GetMediaForFragmentList")
 
 
@@ -174,3 +183,73 @@ class Faults:
     def stream_pool_failure(self, *, pool: str | None = None, times: int | None = 1) -> Fault:
         """The next Chime stream pool creation or update (of ``pool``) ends FAILED."""
         return self.add(Fault(kind="stream_pool_failure", stream=pool, times=times))
+
+    # -- PutMedia -----------------------------------------------------------------------------
+
+    def put_media_cut(
+        self,
+        n_bytes: int,
+        *,
+        after_fragments: int = 0,
+        stream: str | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Drop a PutMedia connection once ``n_bytes`` of fragment ``after_fragments`` (0-based,
+        counted from its Cluster's start) have arrived; what came before is kept."""
+        return self.cut_after(
+            n_bytes,
+            after_fragments=after_fragments,
+            stream=stream,
+            operation=PUT_MEDIA,
+            times=times,
+        )
+
+    def put_media_stall(
+        self,
+        seconds: float,
+        *,
+        after_fragments: int = 0,
+        stream: str | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """When fragment ``after_fragments`` begins, read and ack nothing for ``seconds``."""
+        return self.stall(
+            seconds,
+            after_fragments=after_fragments,
+            stream=stream,
+            operation=PUT_MEDIA,
+            times=times,
+        )
+
+    def put_media_error_ack(
+        self,
+        error_id: int = 5000,
+        error_code: str = "INTERNAL_ERROR",
+        *,
+        after_fragments: int = 0,
+        stream: str | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Answer fragment ``after_fragments`` with an ERROR ack instead of storing it."""
+        return self.error_tag(
+            error_code,
+            error_id,
+            after_fragments=after_fragments,
+            stream=stream,
+            operation=PUT_MEDIA,
+            times=times,
+        )
+
+    def put_media_lose_acks(
+        self, *, after_fragments: int = 0, stream: str | None = None, times: int | None = 1
+    ) -> Fault:
+        """Store fragment ``after_fragments``, then drop the connection before its acks."""
+        return self.add(
+            Fault(
+                kind="lose_acks",
+                after_fragments=after_fragments,
+                stream=stream,
+                operation=PUT_MEDIA,
+                times=times,
+            )
+        )

@@ -16,12 +16,14 @@ from pathlib import Path
 from attrs import define
 
 from ..mkv import writer
+from ..producer.cutter import CutError, CutFragment, FragmentCutter
 from .storage import Clock, FragmentNumbers, FragmentRecord, StreamMedia
 
 #: How long after the producer timestamp the server timestamp is (ingestion latency).
 INGEST_LATENCY = 0.25
 #: Used for pacing a live feed when a fragment reports no duration.
 DEFAULT_FRAGMENT_MS = 1000
+SEGMENT_ID = 0x18538067
 
 
 class MediaFormatError(ValueError):
@@ -41,6 +43,24 @@ def split_media(data: bytes) -> list[writer.SourceFragment]:
     return list(frags)
 
 
+def cut_media(data: bytes) -> tuple[list[writer.SourceFragment], list[CutFragment] | None]:
+    """Fragments of ``data`` with what the producer wrote around each Cluster (its Tags...).
+
+    Durations come from the next Cluster's timecode (``split_media``); the exact bytes around
+    each Cluster from the cutter. None for the latter if the two disagree on the Clusters.
+    """
+    sources = split_media(data)
+    cutter = FragmentCutter(max_fragment_size=max(len(data), 1))
+    try:
+        events = cutter.feed(data) + cutter.close()
+    except CutError:
+        return sources, None
+    cuts = [e for e in events if isinstance(e, CutFragment)]
+    if len(cuts) != len(sources):
+        return sources, None
+    return sources, cuts
+
+
 def read_source(source: bytes | str | Path) -> bytes:
     """Bytes of a media source given as bytes or a file path (call off the event loop)."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -54,11 +74,13 @@ def build_records(
     numbers: FragmentNumbers,
     server_start: float,
     producer_start: float,
+    cuts: Sequence[CutFragment] | None = None,
 ) -> list[FragmentRecord]:
     """Number and timestamp source fragments laid end to end from the given starts."""
     records = []
     offset = 0.0
-    for src in sources:
+    for i, src in enumerate(sources):
+        cut = cuts[i] if cuts is not None else None
         server_ts = round(server_start + offset, 3)
         records.append(
             FragmentRecord(
@@ -70,7 +92,9 @@ def build_records(
                 keyframe_start=bool(src.keyframe_start),
                 info=src.info,
                 tracks=src.tracks,
-                cluster=src.cluster,
+                cluster=src.cluster if cut is None else cut.cluster,
+                head=b"" if cut is None else cut.head,
+                tail=b"" if cut is None else cut.tail,
             )
         )
         offset += max(int(src.duration_ms), 0) / 1000
@@ -111,15 +135,34 @@ def ts_text(ts: float) -> str:
 
 
 def fragment_bytes(frag: FragmentRecord, *, now: float | None, with_token: bool = True) -> bytes:
-    """One fragment as GetMedia sends it (``now=None``: no trailing Tags, archived style)."""
-    return writer.kvs_fragment(
-        to_source(frag),
-        fragment_number=frag.number_str,
-        server_timestamp=ts_text(frag.server_ts),
-        producer_timestamp=ts_text(frag.producer_ts),
-        millis_behind_now=None if now is None else max(0, int((now - frag.server_ts) * 1000)),
-        continuation_token=frag.number_str if (with_token and now is not None) else None,
-    )
+    """One fragment as GetMedia sends it (``now=None``: no trailing Tags, archived style).
+
+    Layout as KVS writes it: EBML header, unknown-size Segment, what the producer sent before
+    its Cluster (Info, Tracks, producer Tags, ... as sent), the KVS Tags, the Cluster, what
+    the producer sent after it, then the trailing KVS Tags.
+    """
+    out = [
+        writer.ebml_header(),
+        writer.unknown_size(SEGMENT_ID),
+        frag.before_cluster,
+        writer.kvs_tags(
+            [
+                ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", frag.number_str),
+                ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", ts_text(frag.server_ts)),
+                ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", ts_text(frag.producer_ts)),
+            ]
+        ),
+        frag.cluster,
+        frag.tail,
+    ]
+    if now is not None:
+        trailing = [
+            ("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", str(max(0, int((now - frag.server_ts) * 1000))))
+        ]
+        if with_token:
+            trailing.append(("AWS_KINESISVIDEO_CONTINUATION_TOKEN", frag.number_str))
+        out.append(writer.kvs_tags(trailing))
+    return b"".join(out)
 
 
 @define(frozen=True, slots=True, kw_only=True)

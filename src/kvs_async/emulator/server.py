@@ -11,7 +11,6 @@ defines. ``GET /`` with ``X-Amz-ChannelARN`` is the signaling WebSocket (``signa
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -27,11 +26,9 @@ from ..signing import UNSIGNED_PAYLOAD, SignatureError, verify_request
 from . import routing
 from .controlplane import ApiError, Wire
 from .faults import Fault
-from .ingest import IngestEvent, StreamCutter
 from .jsonlimits import MAX_JSON_DEPTH, json_depth
-from .media import MediaFormatError, split_media
+from .putmedia import PutMediaSession, ack_line
 from .requestlog import LogEntry
-from .storage import FragmentRecord
 from .wire import from_wire, to_wire
 
 if TYPE_CHECKING:
@@ -41,8 +38,6 @@ logger = logging.getLogger("kvs_async.emulator")
 
 STREAMING_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
 PUT_MEDIA = "PutMedia"
-#: KVS's PutMedia ack error id for bytes that are not valid MKV.
-INVALID_MKV_DATA = 4006
 MEDIA_CONTENT_TYPE = "video/webm"
 
 
@@ -342,15 +337,6 @@ class Handler:
                 ) from None
         return stream, producer_start
 
-    @staticmethod
-    def _ack(event: str, rec: FragmentRecord | None = None, **extra: object) -> bytes:
-        doc: dict[str, object] = {"EventType": event}
-        if rec is not None:
-            doc["FragmentTimecode"] = rec.timecode_ms
-            doc["FragmentNumber"] = rec.number_str
-        doc.update(extra)
-        return (json.dumps(doc) + "\n").encode()
-
     async def put_media(
         self, request: web.Request, body: bytes, request_id: str, access_key: str | None
     ) -> web.Response:
@@ -370,14 +356,15 @@ class Handler:
         return web.Response(
             status=200,
             headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
-            body=b"".join(self._ack("PERSISTED", rec) for rec in records),
+            body=b"".join(
+                ack_line("PERSISTED", rec.timecode_ms, rec.number_str) for rec in records
+            ),
         )
 
     async def put_media_streaming(
         self, request: web.Request, request_id: str, access_key: str | None
     ) -> web.StreamResponse:
-        """``x-amz-content-sha256: UNSIGNED-PAYLOAD``: fragments are stored as their Cluster
-        completes and acked RECEIVED then PERSISTED (after fsync) while the body streams on.
+        """``x-amz-content-sha256: UNSIGNED-PAYLOAD``: see :mod:`.putmedia` (acks as it streams).
 
         Server timestamps are arrival times. Producer timestamps follow
         ``x-amzn-fragment-timecode-type``: ABSOLUTE (cluster timecodes are epoch ms) or
@@ -385,76 +372,29 @@ class Handler:
         """
         emu = self.emu
         stream, producer_start = self._put_media_target(request)
-        name = stream["StreamName"]
-        absolute = request.headers.get("x-amzn-fragment-timecode-type", "").upper() == "ABSOLUTE"
-        cutter = StreamCutter(max_buffer_size=emu.max_media_bytes)
-        response: web.StreamResponse | None = None
-        total = 0
-        stored = 0
-        started_at = emu.clock.now()
-
-        async def respond(data: bytes) -> None:
-            nonlocal response
-            if response is None:
-                response = web.StreamResponse(
-                    status=200,
-                    headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id},
-                )
-                await response.prepare(request)
-                self.log_call(
-                    operation=PUT_MEDIA,
-                    stream=name,
-                    status=200,
-                    request_id=request_id,
-                    access_key=access_key,
-                )
-            await response.write(data)
-
-        async def handle(events: list[IngestEvent]) -> None:
-            nonlocal started_at, stored, producer_start
-            for event in events:
-                if event.kind == "started":
-                    started_at = emu.clock.now()
-                    continue
-                source = split_media(event.document)[0]
-                if producer_start is None and not absolute:
-                    producer_start = started_at - source.timecode_ms / 1000
-                base = 0.0 if absolute else (producer_start or 0.0)
-                rec = await emu.append_fragment(
-                    name,
-                    source,
-                    server_ts=started_at,
-                    producer_ts=base + source.timecode_ms / 1000,
-                )
-                await respond(self._ack("RECEIVED", rec) + self._ack("PERSISTED", rec))
-                stored += 1
-
-        try:
-            async for data in request.content.iter_any():
-                total += len(data)
-                if total > emu.max_media_bytes:
-                    raise MediaFormatError(
-                        f"PutMedia body exceeds the limit of {emu.max_media_bytes} bytes"
-                    )
-                await handle(cutter.feed(data))
-            await handle(cutter.close())
-            if stored == 0:
-                raise MediaFormatError("MKV holds no Cluster: nothing to store as a fragment")
-        except MediaFormatError as exc:
-            if response is None:
-                raise ApiError("InvalidArgumentException", str(exc)) from None
-            await respond(
-                self._ack(
-                    "ERROR",
-                    None,
-                    ErrorId=INVALID_MKV_DATA,
-                    ErrorCode="INVALID_MKV_DATA",
-                    Message=str(exc),
-                )
+        name = str(stream["StreamName"])
+        if emu.faults.take("http_500", PUT_MEDIA, name) is not None:
+            raise ApiError(
+                "InternalFailure", "We encountered an internal error. Please try again.", 500
             )
-        assert response is not None
-        await response.write_eof()
-        return response
+        if emu.faults.take("throttle", PUT_MEDIA, name) is not None:
+            raise ApiError("ClientLimitExceededException", "Rate exceeded (injected fault).")
+        if not emu.putmedia_limiter.allow(name):
+            raise ApiError(
+                "ClientLimitExceededException",
+                f"Exceeded the limit of {emu.putmedia_calls_per_second} PutMedia calls per "
+                f"second on stream {name}.",
+            )
+        session = PutMediaSession(
+            emu,
+            request,
+            request_id=request_id,
+            access_key=access_key,
+            stream=stream,
+            producer_start=producer_start,
+            log_call=self.log_call,
+        )
+        return await session.run()
 
     # -- GetMedia / GetMediaForFragmentList -------------------------------------------------
 

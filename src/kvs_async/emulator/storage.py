@@ -75,14 +75,24 @@ class FragmentRecord:
     info: bytes = field(repr=False)
     tracks: bytes = field(repr=False)
     cluster: bytes = field(repr=False)
+    #: The producer's level-1 elements before the Cluster, exactly as sent (Info and Tracks
+    #: among them); empty: Info + Tracks. ``tail``: those after the Cluster (producer Tags...).
+    head: bytes = field(default=b"", repr=False)
+    tail: bytes = field(default=b"", repr=False)
 
     @property
     def number_str(self) -> str:
         return str(self.number)
 
     @property
+    def before_cluster(self) -> bytes:
+        return self.head or self.info + self.tracks
+
+    @property
     def size(self) -> int:
-        return len(self.info) + len(self.tracks) + len(self.cluster)
+        return (
+            len(self.info) + len(self.tracks) + len(self.cluster) + len(self.head) + len(self.tail)
+        )
 
 
 class StreamMedia:
@@ -208,9 +218,16 @@ CREATE TABLE IF NOT EXISTS fragments (
     info_len INTEGER NOT NULL,
     tracks_len INTEGER NOT NULL,
     cluster_len INTEGER NOT NULL,
+    head_len INTEGER NOT NULL DEFAULT 0,
+    tail_len INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (stream_arn, number)
 );
 """
+#: Columns added after the first schema: (name, declaration) for ALTER TABLE on old files.
+_ADDED_COLUMNS = (
+    ("head_len", "INTEGER NOT NULL DEFAULT 0"),
+    ("tail_len", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class SqlitePersistence(Persistence):
@@ -241,6 +258,10 @@ class SqlitePersistence(Persistence):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        have = {row[1] for row in db.execute("PRAGMA table_info(fragments)")}
+        for name, decl in _ADDED_COLUMNS:
+            if name not in have:
+                db.execute(f"ALTER TABLE fragments ADD COLUMN {name} {decl}")
         db.commit()
         self._db = db
         state = LoadedState()
@@ -249,15 +270,16 @@ class SqlitePersistence(Persistence):
         files: dict[str, bytes] = {}
         rows = db.execute(
             "SELECT stream_arn, number, server_ts, producer_ts, duration_ms, timecode_ms,"
-            " keyframe_start, file, offset, info_len, tracks_len, cluster_len FROM fragments"
+            " keyframe_start, file, offset, info_len, tracks_len, cluster_len, head_len, tail_len"
+            " FROM fragments"
         ).fetchall()
-        for arn, number, sts, pts, dur, tc, key, fname, off, ilen, tlen, clen in rows:
+        for arn, number, sts, pts, dur, tc, key, fname, off, ilen, tlen, clen, hlen, xlen in rows:
             if fname not in files:
                 path = self.media_dir / fname
                 files[fname] = path.read_bytes() if path.exists() else b""
             blob = files[fname]
             end = off + ilen + tlen + clen
-            if end > len(blob):
+            if end + hlen + xlen > len(blob):
                 continue  # cannot happen after fsync-before-commit; never serve torn bytes
             state.fragments.setdefault(arn, []).append(
                 FragmentRecord(
@@ -270,6 +292,8 @@ class SqlitePersistence(Persistence):
                     info=blob[off : off + ilen],
                     tracks=blob[off + ilen : off + ilen + tlen],
                     cluster=blob[off + ilen + tlen : end],
+                    head=blob[end : end + hlen],
+                    tail=blob[end + hlen : end + hlen + xlen],
                 )
             )
         for frags in state.fragments.values():
@@ -316,6 +340,8 @@ class SqlitePersistence(Persistence):
                 fh.write(frag.info)
                 fh.write(frag.tracks)
                 fh.write(frag.cluster)
+                fh.write(frag.head)
+                fh.write(frag.tail)
                 rows.append(
                     (
                         stream_arn,
@@ -330,6 +356,8 @@ class SqlitePersistence(Persistence):
                         len(frag.info),
                         len(frag.tracks),
                         len(frag.cluster),
+                        len(frag.head),
+                        len(frag.tail),
                     )
                 )
                 offset += frag.size
@@ -337,7 +365,7 @@ class SqlitePersistence(Persistence):
             os.fsync(fh.fileno())
         with self.db:
             self.db.executemany(
-                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
