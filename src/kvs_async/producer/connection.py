@@ -83,7 +83,7 @@ class PutMediaConnection:
         )
         creds = await client._credentials.get_credentials()
         sign_request(request, credentials=creds, region=region, service=name, now=client._now())
-        session = client._transport._get_session()
+        session = client._http()._get_session()
         where = f"POST {base}/putMedia"
         try:
             response = await session.post(
