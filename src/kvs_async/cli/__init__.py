@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "clip": "kvs_async.archive.clip_command",
     "images": "kvs_async.archive.images_command",
     "hls": "kvs_async.archive.hls_command",
+    "put-media": "kvs_async.producer.cli",
     "consume": "kvs_async.fleet.cli",
 }
 

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import socket
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -150,6 +151,8 @@ class Emulator:
         self.max_fragment_duration_ms = max_fragment_duration_ms
         self.idle_ack_interval = idle_ack_interval
         self.fragment_grace = fragment_grace
+        #: Every PutMedia ack sent, as (request id, JSON object), newest last (bounded).
+        self.put_media_acks: deque[tuple[str, dict[str, object]]] = deque(maxlen=100_000)
         self.clock = Clock()
         self.faults = Faults()
         self.log = RequestLog()

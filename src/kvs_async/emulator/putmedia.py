@@ -116,7 +116,9 @@ class PutMediaSession:
                 request_id=self.request_id,
                 access_key=self.access_key,
             )
-        self.acks_sent.append(json.loads(data))
+        doc = json.loads(data)
+        self.acks_sent.append(doc)
+        self.emu.put_media_acks.append((self.request_id, doc))
         await self.response.write(data)
 
     async def error(self, error_id: int, message: str, timecode: int | None = None) -> None:

@@ -134,6 +134,7 @@ class MediaProducer:
         self._acks: deque[FragmentAck] = deque(maxlen=ack_buffer)
         self.acks_dropped = 0
         self._sent: dict[int, deque[_Entry]] = {}
+        self._draining: set[int] = set()
         self._frag_pacer = RatePacer(limits.fragments_per_second)
         self._byte_pacer = RatePacer(limits.bytes_per_second)
         self._call_pacer = RatePacer(limits.calls_per_second)
@@ -413,7 +414,7 @@ class MediaProducer:
 
     async def _body(self, conn_id: int) -> AsyncIterator[bytes]:
         while True:
-            if conn_id not in self._sent:
+            if conn_id not in self._sent or conn_id in self._draining:
                 return
             entry = self._queued()
             if entry is None:
@@ -424,7 +425,9 @@ class MediaProducer:
             frag = entry.frag
             await self._frag_pacer.take(1)
             await self._byte_pacer.take(frag.size)
-            if conn_id not in self._sent or entry.state != "queued":
+            if conn_id not in self._sent or conn_id in self._draining:
+                return
+            if entry.state != "queued":
                 continue
             entry.state = "sent"
             entry.conn = conn_id
@@ -491,9 +494,13 @@ class MediaProducer:
                 and entry.state != "received"
                 and (limit is None or entry.retries + 1 < limit)
             ):
+                # Resend it on a new connection; first end this body and read the acks of
+                # what was already sent, so that they are not sent twice.
                 entry.retries += 1
                 entry.state = "queued"
-                raise _Reconnect(f"retryable {error}")
+                self._draining.add(conn_id)
+                self._wake()
+                return True
             self.failures.append(error)
             self.stats.failed += 1
             self._done(entry, latency=False)
@@ -504,6 +511,9 @@ class MediaProducer:
         entry.state = "done"
         if self._window.pop(entry.frag.index, None) is not None:
             self._window_bytes -= entry.frag.size
+        sent = self._sent.get(entry.conn)
+        while sent and sent[0].state == "done":
+            sent.popleft()  # a long connection holds only what is still unacknowledged
         if latency and entry.sent_at:
             lat = time.monotonic() - entry.sent_at
             self.stats.last_ack_latency = lat
@@ -513,6 +523,7 @@ class MediaProducer:
 
     def _end_connection(self, conn_id: int) -> None:
         """Fragments of a dead connection: unacked ones go back to the queue, in order."""
+        self._draining.discard(conn_id)
         for entry in self._sent.pop(conn_id, ()):
             if entry.state in ("sent", "buffering", "queued"):
                 entry.state = "queued"
