@@ -48,6 +48,8 @@ PARSE_CASES: list[tuple[list[str], int, list[str]]] = [
     (["get-media", "cam", "--endpoint-url", "ftp://127.0.0.1"], 2, ["--endpoint-url"]),
     (["get-media", "cam", "--endpoint-url", "http://"], 2, ["--endpoint-url"]),
     (["get-media", "cam", "--endpoint-url", "http://h:1/x?y"], 2, ["without a path"]),
+    (["get-media", "cam", "--region", "us west 2"], 2, ["--region", "us-west-2"]),
+    (["emulator", "--region", "US_WEST"], 2, ["--region", "not a region name"]),
     # emulator
     (["emulator", "--port", "70000"], 2, ["--port", "65535"]),
     (["emulator", "--port", "-1"], 2, ["--port"]),

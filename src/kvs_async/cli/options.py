@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,16 @@ def port_number(text: str) -> int:
     return value
 
 
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def region_name(text: str) -> str:
+    """A region name as AWS spells them (``us-west-2``): lower-case words joined by '-'."""
+    if len(text) > 64 or not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a region name like us-west-2: {text!r}")
+    return text
+
+
 def endpoint_url(text: str) -> str:
     """An absolute http(s) URL with a host, checked before anything is sent."""
     hint = f"http://{text}" if "://" not in text else None
@@ -119,7 +130,9 @@ def endpoint_url(text: str) -> str:
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     """--region, --profile, --endpoint-url, --connect-timeout, --read-timeout."""
     group = parser.add_argument_group("AWS connection (default: the usual AWS environment)")
-    group.add_argument("--region", help="AWS region (else AWS_REGION / the profile's region)")
+    group.add_argument(
+        "--region", type=region_name, help="AWS region (else AWS_REGION / the profile's region)"
+    )
     group.add_argument("--profile", help="named profile from ~/.aws/config (else AWS_PROFILE)")
     group.add_argument(
         "--endpoint-url",

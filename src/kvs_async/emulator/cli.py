@@ -16,7 +16,13 @@ import sqlite3
 from pathlib import Path
 
 from ..cli.errors import CommandError, UsageError, os_error_text
-from ..cli.options import non_negative_float, port_number, positive_float, positive_int
+from ..cli.options import (
+    non_negative_float,
+    port_number,
+    positive_float,
+    positive_int,
+    region_name,
+)
 from ..errors import KvsError
 from . import TEST_ACCESS_KEY, TEST_SECRET_KEY, Emulator
 from .answers import ApiError
@@ -68,7 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=port_number, default=0, help="port (default: 0 = pick a free one)"
     )
     parser.add_argument(
-        "--region", default="us-west-2", help="region in ARNs (default: %(default)s)"
+        "--region",
+        type=region_name,
+        default="us-west-2",
+        help="region in ARNs (default: %(default)s)",
     )
     parser.add_argument(
         "--load",
