@@ -145,7 +145,7 @@ class ResponseStream:
         """The next piece of the body whole, as aiohttp received it (``b""`` at the end).
 
         Nothing is sliced or joined: a piece is one socket read's share of the body
-        (up to asyncio's 256 KiB), handed over as the same ``bytes`` object.
+        (up to 1 MiB for a streaming body), handed over as the same ``bytes`` object.
         """
         if self._closed:
             raise TransportError(f"read from a closed response stream ({self._where})")
