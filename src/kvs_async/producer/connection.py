@@ -12,17 +12,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import aiohttp
-
-from .. import protocol
 from .._http import HttpRequest
 from ..errors import ReadTimeoutError, ServiceError, TransportError
 from ..retries import ErrorKind, classify
 from ..signing import UNSIGNED_PAYLOAD, sign_request
-from ..transport import request_url
 from .acks import AckParser, FragmentAck
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from ..client import BaseClient
 
 __all__ = ["PutMediaConnection", "put_media_headers"]
@@ -76,6 +74,12 @@ class PutMediaConnection:
 
     async def open(self) -> None:
         """Send the headers; raise the service's typed error on a non-200 answer."""
+        # Loaded on use: importing the bindings pays for neither aiohttp nor cattrs (issue 10).
+        import aiohttp
+
+        from .. import protocol
+        from ..transport import request_url
+
         client = self._client
         base, region, name = self._route
         request = HttpRequest(
@@ -114,6 +118,8 @@ class PutMediaConnection:
 
     async def acks(self, *, read_timeout: float) -> AsyncIterator[FragmentAck]:
         """Acks as they arrive; ReadTimeoutError after ``read_timeout`` s of silence."""
+        import aiohttp
+
         response = self._response
         assert response is not None
         content = response.content
