@@ -65,8 +65,7 @@ async def main(path):
             if not line:
                 return
             if line.strip() == "clear":
-                emu.archived._cache.clear()
-                emu.archived._cache_bytes = 0
+                emu.archived.clear_cache()
             elif line.strip() == "live":
                 await emu.start_live("live", path)
             print("ok", flush=True)

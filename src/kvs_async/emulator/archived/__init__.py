@@ -11,8 +11,10 @@ by their ``SessionToken`` alone, as KVS does::
     /hls/v1/getMP4MediaFragment.mp4?FragmentNumber=...&SessionToken=...
     /hls/v1/getTSFragment.ts?FragmentNumber=...&SessionToken=...
     /dash/v1/getDASHManifest.mpd?SessionToken=...
-    /dash/v1/getMP4InitFragment.mp4?SessionToken=...
-    /dash/v1/getMP4MediaFragment.mp4?SequenceNumber=...&SessionToken=...
+    /dash/v1/getMP4InitFragment.mp4?TrackNumber=...&SessionToken=...
+    /dash/v1/getMP4MediaFragment.mp4?SequenceNumber=...&TrackNumber=...&SessionToken=...
+
+(DASH: one adaptation set per track, segments by session sequence number, ``$Number$``.)
 
 Without PyAV and Pillow (the ``kvs_async[media]`` extra) these operations answer a 400
 that names the extra; everything else in the emulator works.
@@ -54,11 +56,11 @@ _DEFAULT_EXPIRES = 300
 
 
 def _missing_extra(operation: str, exc: remux.MediaExtraMissing) -> ApiError:
-    code = (
-        "InvalidArgumentException"
-        if operation == "GetImages"
-        else ("UnsupportedStreamMediaTypeException")
-    )
+    """A 400 in the operation's own terms (GetImages' model has no media-type error)."""
+    if operation == "GetImages":
+        code = "InvalidArgumentException"
+    else:
+        code = "UnsupportedStreamMediaTypeException"
     return ApiError(code, f"The emulator cannot serve {operation}: {exc}", 400)
 
 
@@ -333,6 +335,11 @@ class ArchivedMedia:
             raise
         finally:
             del self._inflight[key]
+
+    def clear_cache(self) -> None:
+        """Forget every remuxed fragment (the next request remuxes again)."""
+        self._cache.clear()
+        self._cache_bytes = 0
 
     def _store(self, key: tuple[object, ...], data: bytes) -> None:
         if key in self._cache or len(data) > CACHE_BYTES // 4:

@@ -59,6 +59,8 @@ def fragment_document(frag: FragmentRecord) -> bytes:
 
 
 def _open_input(frag: FragmentRecord) -> Any:
+    # Probing stays on: it costs ~24 ms of a 37 ms 1080p fragment remux, but it is what
+    # learns a stream's B-frame delay, which the demuxer needs to infer decode timestamps.
     av = require_media()
     try:
         return av.open(io.BytesIO(fragment_document(frag)), format="matroska")
@@ -159,10 +161,10 @@ def _mp4_flavour(frag: FragmentRecord) -> str:
 
 
 def _stream_index(frag: FragmentRecord, track: int) -> int:
-    """The PyAV stream index of a Matroska track number (streams follow track order)."""
+    """The PyAV stream index of a Matroska track number (streams follow TrackEntry order)."""
     from .codecs import parse_tracks
 
-    numbers = sorted(t.number for t in parse_tracks(frag.tracks))
+    numbers = [t.number for t in parse_tracks(frag.tracks)]
     if track not in numbers:
         raise RemuxError(f"fragment {frag.number} has no track {track}")
     return numbers.index(track)
