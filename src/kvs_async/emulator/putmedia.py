@@ -20,6 +20,7 @@ import attrs
 from aiohttp import web
 
 from ..producer.cutter import CutError, CutFragment, FragmentCutter, FragmentStarted
+from ..producer.errors import ACK_ERRORS
 from .controlplane import ApiError, Wire
 from .media import MediaFormatError, split_media
 from .requestlog import LogEntry
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kvs_async.emulator")
 
 PUT_MEDIA = "PutMedia"
-_ERROR_CODES = {
-    4001: "MAX_FRAGMENT_SIZE_REACHED",
-    4002: "MAX_FRAGMENT_DURATION_REACHED",
-    4003: "MAX_CONNECTION_DURATION_REACHED",
-    4004: "FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS",
-    4006: "INVALID_MKV_DATA",
-    4008: "STREAM_NOT_ACTIVE",
-    5000: "INTERNAL_ERROR",
-}
 
 
 class _Cut(Exception):
@@ -121,16 +113,13 @@ class PutMediaSession:
         self.emu.put_media_acks.append((self.request_id, doc))
         await self.response.write(data)
 
-    async def error(self, error_id: int, message: str, timecode: int | None = None) -> None:
+    async def error(
+        self, error_id: int, message: str, timecode: int | None = None, code: str | None = None
+    ) -> None:
+        known = ACK_ERRORS.get(error_id)
+        code = code or (known.ERROR_CODE if known is not None else "INTERNAL_ERROR")
         await self.respond(
-            ack_line(
-                "ERROR",
-                timecode,
-                None,
-                ErrorId=error_id,
-                ErrorCode=_ERROR_CODES.get(error_id, "INTERNAL_ERROR"),
-                Message=message,
-            )
+            ack_line("ERROR", timecode, None, ErrorId=error_id, ErrorCode=code, Message=message)
         )
 
     def abort(self) -> None:
@@ -287,7 +276,7 @@ class PutMediaSession:
         fault = self.error_ack
         if fault is not None and index >= fault.after_fragments:
             self.error_ack = None
-            await self.error(fault.error_id, f"injected {fault.error_code}", tc)
+            await self.error(fault.error_id, f"injected {fault.error_code}", tc, fault.error_code)
             return
         self.previous_tc = tc
         if self.producer_start is None and not self.absolute:

@@ -8,17 +8,19 @@ keyframes. Both are pure (no I/O).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from attrs import define
 
-from ..mkv import MkvParseError, Track, writer
+from ..mkv import ChunkParser, EbmlReader, Leaf, MkvParseError, Track, writer
 from .errors import FragmentRejectedError
 from .limits import PutMediaLimits
 
 __all__ = ["Fragment", "FrameMuxer", "inspect_fragment", "tracks_element"]
 
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_CLUSTER_MAGIC = b"\x1f\x43\xb6\x75"
 _SEGMENT_ID = 0x18538067
 
 
@@ -57,31 +59,99 @@ def inspect_fragment(
             fragment=index,
             rule="mkv",
         )
+    limit = max(len(data), 1 << 16)
+    parser = ChunkParser(trailing_tags=False, max_element_size=limit, max_buffer_size=2 * limit)
     try:
-        clusters = writer.split_fragments(data)
+        chunks = parser.feed(data) + parser.close()
     except MkvParseError as exc:
         raise FragmentRejectedError(f"not valid MKV: {exc}", fragment=index, rule="mkv") from None
-    if len(clusters) != 1:
+    if len(chunks) != 1 or (data.count(_CLUSTER_MAGIC) > 1 and _clusters(data, index) != 1):
         raise FragmentRejectedError(
-            f"{len(clusters)} Clusters: a fragment holds exactly one Cluster",
+            "more than one Cluster (or EBML document): a fragment holds exactly one Cluster",
             fragment=index,
             rule="one-cluster",
         )
-    src = clusters[0]
-    if not src.tracks:
+    chunk = chunks[0]
+    if not chunk.tracks:
         raise FragmentRejectedError(
             "no Tracks element before the Cluster", fragment=index, rule="tracks"
         )
-    if not src.keyframe_start:
+    if len(chunk.tracks) > limits.max_tracks:
+        raise FragmentRejectedError(
+            f"{len(chunk.tracks)} tracks, more than the limit of {limits.max_tracks}",
+            fragment=index,
+            rule="max-tracks",
+        )
+    if not chunk.frames:
+        raise FragmentRejectedError("a Cluster without frames", fragment=index, rule="frames")
+    if not chunk.frames[0].keyframe:
         raise FragmentRejectedError(
             "the Cluster does not start with a keyframe",
             fragment=index,
             rule="starts-with-keyframe",
         )
-    check_timing(src.timecode_ms, src.duration_ms, index, limits, previous_timecode_ms)
-    return Fragment(
-        index=index, data=data, timecode_ms=src.timecode_ms, duration_ms=src.duration_ms
-    )
+    timecode = _cluster_timecode(data, chunk.timecode_scale)
+    stamps = sorted({f.timecode_ms for f in chunk.frames})
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    duration = stamps[-1] - timecode + (min(gaps) if gaps else 0)
+    check_timing(timecode, duration, index, limits, previous_timecode_ms)
+    return Fragment(index=index, data=data, timecode_ms=timecode, duration_ms=duration)
+
+
+def _clusters(data: bytes, index: int) -> int:
+    try:
+        return len(writer.split_fragments(data))
+    except MkvParseError as exc:
+        raise FragmentRejectedError(f"not valid MKV: {exc}", fragment=index, rule="mkv") from None
+
+
+def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int]:
+    """(value, next position) of the EBML VINT at ``pos``; ValueError if there is none."""
+    first = data[pos]
+    length = 9 - first.bit_length() if first else 9
+    if length > 8 or pos + length > len(data):
+        raise ValueError("bad VINT")
+    value = int.from_bytes(data[pos : pos + length], "big")
+    if not keep_marker:
+        value &= (1 << (7 * length)) - 1
+        if value == (1 << (7 * length)) - 1:
+            value = -1  # unknown size
+    return value, pos + length
+
+
+def _cluster_timecode(data: bytes, scale: int) -> int:
+    """The Cluster's Timecode in ms: a walk over the top-level elements (already validated)."""
+    try:
+        pos = 0
+        while pos < len(data):
+            eid, pos = _vint(data, pos, keep_marker=True)
+            size, pos = _vint(data, pos, keep_marker=False)
+            if eid in (0x18538067, 0x1F43B675):  # Segment, Cluster: step inside
+                if eid == 0x1F43B675:
+                    child, at = _vint(data, pos, keep_marker=True)
+                    length, at = _vint(data, at, keep_marker=False)
+                    if child == 0xE7 and 0 < length <= 8:
+                        return int.from_bytes(data[at : at + length], "big") * scale // 1_000_000
+                    break
+                continue
+            if size < 0:
+                break
+            pos += size
+    except (ValueError, IndexError):
+        pass
+    return _cluster_timecode_events(data, scale)
+
+
+def _cluster_timecode_events(data: bytes, scale: int) -> int:
+    """The same through the event reader, for layouts the walk does not expect."""
+    reader = EbmlReader(max_element_size=max(len(data), 1), max_buffer_size=2 * len(data) + 1)
+    view = memoryview(data)
+    for pos in range(0, len(data), 4096):
+        for ev in reader.feed(view[pos : pos + 4096]):
+            if isinstance(ev, Leaf) and ev.id == 0xE7 and ev.depth == 2:
+                value = ev.value
+                return value * scale // 1_000_000 if isinstance(value, int) else 0
+    return 0
 
 
 def check_timing(
