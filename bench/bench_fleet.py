@@ -79,9 +79,13 @@ def _redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _media_client(url: str) -> Any:
+    from kvs_async.fleet.runner import media_config
     from kvs_async.kinesis_video_media import KinesisVideoMediaClient
 
-    return KinesisVideoMediaClient(region=REGION, control_endpoint_url=url)
+    # One connection per followed stream: the same pool for the plain loops and the fleet.
+    return KinesisVideoMediaClient(
+        region=REGION, control_endpoint_url=url, config=media_config(None)
+    )
 
 
 async def _drain(client: Any, stream: str, count: int, **kwargs: Any) -> int:

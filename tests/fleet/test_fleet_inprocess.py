@@ -141,3 +141,30 @@ async def test_cancelling_run_releases_every_lease(
         assert await leases.holders(["cam-live"]) == {"cam-live": None}
         assert await leases.workers() == {}
         await leases.close()
+
+
+async def test_one_worker_reads_more_streams_than_a_default_connection_pool(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # GetMedia keeps one connection per stream: past the default pool of 100, streams would
+    # wait for a connection forever unless the fleet's client has room for all of them.
+    count = 130
+    async with Emulator(idle_timeout=30.0, max_requests_per_second=100_000) as emu:
+        media = synthetic_mkv(2, frames_per_fragment=2, frame_size=100)
+        names = [f"cam-{i:03d}" for i in range(count)]
+        for name in names:
+            await emu.load_media(name, media)
+        seen: dict[str, int] = {}
+
+        async def handler(stream: str, chunk: Any) -> None:
+            seen[stream] = seen.get(stream, 0) + 1
+
+        fleet = fleet_for(emu, redis_server, tmp_path, handler, streams=names)
+        task = asyncio.create_task(fleet.run())
+        try:
+            async with asyncio.timeout(60):
+                while len([s for s, n in seen.items() if n == 2]) < count:
+                    await asyncio.sleep(0.1)
+        finally:
+            await fleet.stop()
+            await task

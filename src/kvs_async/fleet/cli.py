@@ -216,7 +216,7 @@ async def _work(args: argparse.Namespace) -> int:
     from ..cli.clients import client_kwargs
     from ..kinesis_video_media import KinesisVideoMediaClient, StartSelector
     from ..kinesisvideo import KinesisVideoClient
-    from .runner import Fleet, HandlerRetry
+    from .runner import Fleet, HandlerRetry, media_config
 
     as_json = bool(getattr(args, "json", False))
     streams = _discovery(args)
@@ -224,7 +224,9 @@ async def _work(args: argparse.Namespace) -> int:
     leases = await _leases(args)
     log_handler = _log_to_stderr(as_json, int(getattr(args, "verbose", 0) or 0))
     store = _checkpoints(args.checkpoints)
-    client = KinesisVideoMediaClient(**client_kwargs(KinesisVideoMediaClient, args))
+    media_args = client_kwargs(KinesisVideoMediaClient, args)
+    media_args["config"] = media_config(media_args["config"])
+    client = KinesisVideoMediaClient(**media_args)
     control = KinesisVideoClient(**client_kwargs(KinesisVideoClient, args))
     fleet = Fleet(
         streams=streams,

@@ -36,7 +36,7 @@ from attrs import define, field
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
-from .checkpoints.redis import _redacted, _text
+from .checkpoints.redis import _redacted, _text, redis_client
 from .errors import CoordinationError, LeaseLostError
 
 __all__ = ["Lease", "RedisLeases", "default_worker_id"]
@@ -93,9 +93,7 @@ class RedisLeases:
         self._own = client is None
         # Calls must fail well inside a TTL so a dead server is noticed while leases last.
         timeout = max(0.2, min(5.0, ttl / 4))
-        self._redis: aioredis.Redis = client or aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        self._redis: aioredis.Redis = client or redis_client(url, timeout=timeout)
         self.group = "default"
         self.worker = default_worker_id()
 

@@ -15,8 +15,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import KvsError
 from .balance import fair_share, plan
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet", "Handler", "HandlerRetry"]
 
+T = TypeVar("T")
+
 DEFAULT_CHECKPOINTS = "kvs-async-checkpoints.sqlite3"
 
 
@@ -48,7 +50,9 @@ class Fleet:
     defaults to a SQLite file in the working directory (one host); give
     :class:`~kvs_async.RedisCheckpoints` for many hosts. Clients are built from
     ``region``/``credentials``/``endpoint_url`` (the control plane; data endpoints are
-    discovered) unless ``client`` and ``control`` are given.
+    discovered) unless ``client`` and ``control`` are given; a ``client`` of your own
+    needs a connection pool as large as the streams one worker holds (see
+    :func:`media_config`): each GetMedia keeps its connection.
     """
 
     def __init__(
@@ -177,8 +181,9 @@ class Fleet:
         from ..kinesis_video_media import KinesisVideoMediaClient
         from ..kinesisvideo import KinesisVideoClient
 
+        media_args = {**self._client_args, "config": media_config(self._client_args["config"])}
         client = self._client or KinesisVideoMediaClient(
-            control_endpoint_url=self._endpoint_url, **self._client_args
+            control_endpoint_url=self._endpoint_url, **media_args
         )
         control = self._control or KinesisVideoClient(
             endpoint_url=self._endpoint_url, **self._client_args
@@ -247,11 +252,12 @@ class Fleet:
                     await self._wake.wait()
 
     async def _round(self) -> None:
+        started = time.monotonic()
         try:
             await self._renew_all()
             await self.leases.heartbeat(self._announcement())
             workers = await self.leases.workers()
-            await self._balance(workers)
+            await self._balance(workers, started)
             if not self._coordinator_ok:
                 event(logging.INFO, "coordinator_ok", workers=len(workers))
             self._coordinator_ok = True
@@ -278,23 +284,27 @@ class Fleet:
         return {"held": len(streams), "target": self._target, "t": time.time(), "streams": streams}
 
     async def _renew_all(self) -> None:
-        unreachable: CoordinationError | None = None
-        for reader in list(self._readers.values()):
+        unreachable: list[CoordinationError] = []
+
+        async def renew(reader: Reader) -> None:
             try:
                 await self.leases.renew(reader.lease)
             except LeaseLostError as exc:
                 self._lost(reader, exc.reason)
             except CoordinationError as exc:
-                unreachable = exc
+                unreachable.append(exc)
                 if not reader.lease.valid():
                     self._lost(reader, "could not renew before the lease ran out")
             else:
                 if self._readers.get(reader.lease.stream) is reader:
                     reader.arm(self._expired)
-        if unreachable is not None:
-            raise unreachable
 
-    async def _balance(self, workers: dict[str, Any]) -> None:
+        # Concurrently: thousands of leases renew in a few round trips' time.
+        await _bounded(renew(r) for r in list(self._readers.values()))
+        if unreachable:
+            raise unreachable[0]
+
+    async def _balance(self, workers: dict[str, Any], started: float) -> None:
         now = time.monotonic()
         known = set(self._known)
         self._workers = len(set(workers) | {self.worker_id})
@@ -308,11 +318,13 @@ class Fleet:
         for name in shed:
             self._hand_back(self._readers[name], "over fair share")
         random.shuffle(free)
-        for name in free:
-            if take <= 0:
-                break
-            if await self._acquire(name):
-                take -= 1
+        # Take free streams in concurrent batches, but only for half a round: a lease taken
+        # now is renewed next round, and must not run out before then.
+        budget = started + self.leases.renew_interval / 2
+        while take > 0 and free and time.monotonic() < budget:
+            batch, free = free[:take], free[take:]
+            taken = await _bounded(self._acquire(name) for name in batch)
+            take -= sum(taken)
 
     async def _acquire(self, stream: str) -> bool:
         assert self._checkpoints is not None
@@ -443,6 +455,40 @@ class Fleet:
             event(logging.WARNING, "stream_failed", stream=stream_name, error=str(exc))
             if self._readers.get(stream_name) is reader:
                 await self._release(reader, "stream failed")
+
+
+#: Redis calls in flight at once from one worker's coordination round.
+CONCURRENCY = 32
+
+
+async def _bounded(calls: Iterable[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:
+    """Await ``calls`` with at most ``limit`` in flight; results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+#: GetMedia holds one connection per stream for as long as the stream is read.
+MEDIA_POOL = 10_000
+
+
+def media_config(config: ClientConfig | None) -> ClientConfig:
+    """``config`` with a connection pool big enough for every stream a worker may hold.
+
+    (The default pool of 100 would leave every stream past the 100th waiting for a
+    connection.) Each held stream also needs a file descriptor: raise ``ulimit -n``
+    for thousands of streams per process.
+    """
+    from attrs import evolve
+
+    from ..config import ClientConfig
+
+    config = config or ClientConfig()
+    return evolve(config, max_pool_connections=max(config.max_pool_connections, MEDIA_POOL))
 
 
 def sorted_readers(readers: dict[str, Reader]) -> list[Reader]:

@@ -66,12 +66,7 @@ class RedisCheckpoints(_StoreBase):
     ) -> None:
         self.prefix = prefix
         self._own = client is None
-        self._redis: aioredis.Redis = client or aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-        )
+        self._redis: aioredis.Redis = client or redis_client(url, timeout=socket_timeout)
         self._cas = self._redis.register_script(_CAS)
         self._put = self._redis.register_script(_PUT)
         self._url = _redacted(url)
@@ -160,6 +155,23 @@ def _checkpoint(consumer: str, stream: str, fields: dict[str, Any]) -> Checkpoin
         fence=int(fields.get("fence") or 0),
         updated_at=float(fields.get("updated_at") or 0.0),
     )
+
+
+def redis_client(url: str, *, timeout: float, max_connections: int = 64) -> aioredis.Redis:
+    """A client whose callers wait for a free connection instead of failing past the pool.
+
+    (redis-py's default pool raises "Too many connections" once 100 calls are in flight,
+    as hundreds of streams checkpointing at once would be.)
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 def _text(value: bytes | str) -> str:
