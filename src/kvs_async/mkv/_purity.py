@@ -32,7 +32,10 @@ def use_source_if_asked(package_dir: str) -> bool:
         raise ImportError("not the kvs_async.mkv directory")
 
     sys.path_hooks.insert(0, hook)
-    sys.path_importer_cache.pop(package_dir, None)
+    # Importing this module already cached a finder for the directory: forget it.
+    for path in list(sys.path_importer_cache):
+        if os.path.normcase(os.path.abspath(path)) == here:
+            del sys.path_importer_cache[path]
     return True
 
 
