@@ -5,13 +5,15 @@ Media: ffmpeg encodes a short noisy test video (x264; 1080p at a high bitrate so
 clusters as KVS fragments (fresh fragment numbers) up to the target size. Everything is cached in
 bench/.cache/. Rows, all on the same bytes, measured in interleaved rounds (the order rotates each
 round), each measurement in a fresh `python` process that reads the file in 64 KiB pieces first
-(as a socket would hand them over) and times only the parse, so no earlier allocation warms the
+(as a socket would hand them over; 1 MiB for one row) and times only the parse, so no earlier allocation warms the
 heap:
 
 - ChunkParser compiled / pure: `feed()` of every piece, `close()`; full Chunk objects (frames with
   zero-copy payload views, tags, tracks; `raw` is not joined). Pure = KVS_ASYNC_PURE=1, the
   source of the same install; compiled needs a regular install (`nox -s bench`).
 - ChunkParser feed_events (compiled if available): the same, with a FrameEvent per frame.
+- ChunkParser compiled, 1 MiB pieces: the same with 1 MiB reads (fewer frames straddle two pieces,
+  so fewer are joined: the `copied` column).
 - ebmlite walk: each fragment (cut beforehand) parsed from memory, every element visited, every
   leaf value read.
 
@@ -103,9 +105,11 @@ def _stream(name: str, video: Path, target: int, *, unknown_clusters: bool = Fal
 _CHILD = r"""
 import json, sys, time
 variant, path, extra = sys.argv[1], sys.argv[2], sys.argv[3]
+size = 1 << 20 if variant.endswith("-1m") else 65536
+variant = variant.removesuffix("-1m")
 pieces = []
 with open(path, "rb", buffering=0) as f:
-    while piece := f.read(65536):
+    while piece := f.read(size):
         pieces.append(piece)
 nbytes = sum(map(len, pieces))
 result = {"bytes": nbytes}
@@ -176,7 +180,7 @@ def _measure(variant: str, path: Path, extra: str) -> dict[str, float]:
         env=env,
     )
     result: dict[str, float] = json.loads(out.stdout)
-    if variant == "compiled" and not result.get("compiled"):
+    if variant.startswith("compiled") and not result.get("compiled"):
         raise SystemExit("bench_mkv: the compiled parser did not load")
     return result
 
@@ -198,9 +202,9 @@ def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
 def _table(label: str, path: Path, rounds: int, metric: str) -> None:
     size = path.stat().st_size
     spans = str(_fragment_spans(path))
-    variants = (
-        ["compiled", "pure", "events", "ebmlite"] if mkv.COMPILED else ["pure", "events", "ebmlite"]
-    )
+    variants = ["compiled", "pure", "events", "compiled-1m", "ebmlite"]
+    if not mkv.COMPILED:
+        variants = [v for v in variants if not v.startswith("compiled")]
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for r in range(rounds):
         order = variants[r % len(variants) :] + variants[: r % len(variants)]
@@ -214,6 +218,7 @@ def _table(label: str, path: Path, rounds: int, metric: str) -> None:
         "compiled": "ChunkParser.feed, compiled",
         "pure": "ChunkParser.feed, pure Python",
         "events": f"ChunkParser.feed_events, {'compiled' if mkv.COMPILED else 'pure'}",
+        "compiled-1m": "ChunkParser.feed, compiled, 1 MiB",
         "ebmlite": "ebmlite walk, per fragment",
     }
     for v in variants:

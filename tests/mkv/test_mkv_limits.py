@@ -219,3 +219,25 @@ def test_plain_file_with_kvs_tag_names_completes() -> None:
     track = chunks[0].tracks[0]
     assert (track.channels, track.sampling_rate, track.output_sampling_rate) == (1, 8000.0, 8000.0)
     assert (track.language, track.flag_default, track.flag_forced) == ("eng", True, False)
+
+
+# -- storage: the chunk's bytes are held about once ---------------------------------------------
+
+
+def test_pieces_inside_a_joined_frame_are_released() -> None:
+    """Frames larger than the pieces are joined once; the pieces they cover are let go."""
+    import sys
+
+    stream = b"".join(writer.synthetic_stream(1, frames_per_fragment=6, frame_size=40_000))
+    pieces = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
+    baseline = sys.getrefcount(pieces[-1])  # held by the list (and the call) only
+    parser = ChunkParser()
+    got: list[Chunk] = []
+    for i in range(len(pieces) - 1):
+        got += parser.feed(pieces[i])
+    held = [sys.getrefcount(pieces[i]) > baseline for i in range(len(pieces) - 1)]
+    assert sum(held) < len(held) // 4  # most pieces sit wholly inside a frame: not kept
+    got += parser.feed(pieces[-1]) + parser.close()
+    assert len(got) == 1 and got[0].raw == stream
+    assert parser.bytes_copied >= 6 * 40_000 and parser.bytes_copied < 1.2 * len(stream)
+    assert [len(f.payload) for f in got[0].frames] == [40_000] * 6

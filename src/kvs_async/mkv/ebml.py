@@ -139,6 +139,7 @@ class _Core:
             self._joined_bytes += len(joined)
             self._carry.clear()
             self._carry_len = 0
+            self._on_join(cstart, joined)
             self._set_buf(joined, cstart, 0)
             self._run_buf()
             if self._pos < self._end:
@@ -164,6 +165,9 @@ class _Core:
 
     def _run_buf(self) -> None:
         raise NotImplementedError
+
+    def _on_join(self, start: int, joined: bytes) -> None:
+        """The bytes at stream offset `start` were joined into `joined` (ChunkParser stores it)."""
 
     # -- stepping -----------------------------------------------------------------------------
 

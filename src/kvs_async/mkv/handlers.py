@@ -142,7 +142,7 @@ class _ChunkCore(_Core):
         self._evented = 0  # frames of the chunk already handed out as events
         self._meta: tuple[str | None, datetime | None, datetime | None] | None = None
         # Storage of the unfinished chunk's bytes: the fed pieces, small ones coalesced.
-        self._pieces: list[bytes] = []
+        self._pieces: list[bytes | memoryview] = []
         self._starts: list[int] = []
         self._acc = bytearray()
         self._acc_start = 0
@@ -204,6 +204,40 @@ class _ChunkCore(_Core):
             else:
                 out.append(memoryview(piece)[max(start, at) - at : min(end, stop) - at])
         return out
+
+    def _on_join(self, start: int, joined: bytes) -> None:
+        """Store a joined element in place of the pieces it covers.
+
+        Pieces wholly inside it are no longer referenced (the caller's memory can be reused),
+        boundary pieces keep only their outside part, so the chunk's bytes are held about once.
+        The element is always at the end of what was stored: the scan is short and linear.
+        """
+        end = start + len(joined)
+        if self._acc and self._acc_start < end:
+            self._freeze()
+        pieces, starts = self._pieces, self._starts
+        j = len(pieces)
+        while j > 0 and starts[j - 1] >= end:
+            j -= 1
+        i = j
+        while i > 0 and starts[i - 1] + len(pieces[i - 1]) > start:
+            i -= 1
+        if i == j:
+            return
+        new_pieces: list[bytes | memoryview] = []
+        new_starts: list[int] = []
+        first, at = pieces[i], starts[i]
+        if at < start:
+            new_pieces.append(memoryview(first)[: start - at])
+            new_starts.append(at)
+        new_pieces.append(joined)
+        new_starts.append(start)
+        last, at = pieces[j - 1], starts[j - 1]
+        if at + len(last) > end:
+            new_pieces.append(memoryview(last)[end - at :])
+            new_starts.append(end)
+        pieces[i:j] = new_pieces
+        starts[i:j] = new_starts
 
     def _drop(self, before: int) -> None:
         """Forget the pieces that end before stream offset `before`."""
