@@ -1,4 +1,4 @@
-"""EBML at the byte level: element IDs, VINTs, the Matroska element table, and the event reader.
+"""The stepping core over fed pieces, and the event reader (tables and values: `elements`).
 
 `EbmlReader` is sans-I/O: `feed(data)` returns the events that the bytes complete, `close()` ends the
 stream. The stepping core (`_Core`) is shared with `ChunkParser`, which adds a fast loop for

@@ -148,7 +148,6 @@ class _ChunkCore(_Core):
         self._acc_start = 0
         # The chunk being parsed.
         self._chunk_start = 0
-        self._chunk_first_element = 0
         self._objects = 0
         self._kvs = False  # a KVS fragment number came before this chunk's first Cluster
         self._seen_cluster = False
