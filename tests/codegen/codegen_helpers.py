@@ -145,15 +145,29 @@ _PROPERTY_SAMPLES = {
 }
 
 
-def pattern_strategy(java: str) -> st.SearchStrategy[str]:
+_ONE_CLASS_REPEATED = re.compile(r"^(\^?)(\[(?:[^\]\\]|\\.)+\])[+*](\$?)$")
+
+
+def pattern_strategy(
+    java: str, lo: float | None = None, hi: float | None = None
+) -> st.SearchStrategy[str]:
     """Strings the Java pattern accepts: drawn from an ``re`` reading of its translation
-    (properties replaced by samples), kept only when the real pattern matches them."""
+    (properties replaced by samples), kept only when the real pattern matches them.
+    ``lo``/``hi`` (the shape's length bounds) are folded into a lone ``[...]+`` so that
+    fixed-length values (``[a-f0-9\\-]+`` with min = max = 36) are drawn, not filtered."""
     ours = compile_java(java)
     source = re.sub(
         r"\\[pP]\{([^}]*)\}",
         lambda m: _PROPERTY_SAMPLES.get(m.group(1), "a-z"),
         java_to_regex(java),
     )
+    single = _ONE_CLASS_REPEATED.match(source)
+    if single and (lo or hi):
+        low = int(lo or 0)
+        high = int(hi) if hi is not None else low + 12
+        source = (
+            f"{single.group(1)}{single.group(2)}{{{low},{min(high, low + 12)}}}{single.group(3)}"
+        )
     try:
         drawn = st.from_regex(re.compile(source), fullmatch=True)
     except (re.error, ValueError):
@@ -167,14 +181,27 @@ def _bounded(s: ShapeSpec, cap: int) -> tuple[int, int]:
     return lo, max(lo, min(hi, lo + cap))
 
 
+_STRATEGIES: dict[tuple[int, str, int], st.SearchStrategy[Any]] = {}
+
+
 def strategy(
-    shapes: Mapping[str, ShapeSpec],
-    shape_name: str,
-    *,
-    depth: int = 0,
-    cache: dict[str, Any] | None = None,
+    shapes: Mapping[str, ShapeSpec], shape_name: str, *, depth: int = 0
 ) -> st.SearchStrategy[Any]:
     """Valid values of ``shape_name`` per the model (enums, patterns, sizes, nesting)."""
+    key = (id(shapes), shape_name, min(depth, 5))
+    found = _STRATEGIES.get(key)
+    if found is None:
+        # A recursive model reaches this key again while building it: defer to the result.
+        built: list[st.SearchStrategy[Any]] = []
+        _STRATEGIES[key] = st.deferred(lambda: built[0])
+        built.append(_strategy(shapes, shape_name, depth))
+        found = _STRATEGIES[key] = built[0]
+    return found
+
+
+def _strategy(
+    shapes: Mapping[str, ShapeSpec], shape_name: str, depth: int
+) -> st.SearchStrategy[Any]:
     s = shapes[shape_name]
     if s.type in ("string", "character"):
         if s.enum:
@@ -182,7 +209,7 @@ def strategy(
             return st.sampled_from([*s.enum, *members])
         lo, hi = _bounded(s, 12)
         if s.pattern:
-            return pattern_strategy(s.pattern).filter(
+            return pattern_strategy(s.pattern, s.min, s.max).filter(
                 lambda v: (s.min is None or len(v) >= s.min) and (s.max is None or len(v) <= s.max)
             )
         return st.text(min_size=lo, max_size=hi)
@@ -191,7 +218,9 @@ def strategy(
         hi = int(s.max) if s.max is not None else 2**31
         return st.integers(lo, hi)
     if s.type in ("float", "double"):
-        return st.floats(allow_nan=False, allow_infinity=False, width=32)
+        return st.floats(
+            min_value=s.min, max_value=s.max, allow_nan=False, allow_infinity=False, width=32
+        )
     if s.type == "boolean":
         return st.booleans()
     if s.type == "timestamp":
@@ -202,28 +231,47 @@ def strategy(
     if s.type == "list":
         assert s.member is not None
         lo, hi = _bounded(s, 3 if depth < 3 else 0)
+        if hi == 0:
+            return st.just([])  # deep in a recursive model: do not build the item strategy
         return st.lists(strategy(shapes, s.member, depth=depth + 1), min_size=lo, max_size=hi)
     if s.type == "map":
         assert s.key is not None and s.value is not None
         lo, hi = _bounded(s, 3 if depth < 3 else 0)
+        if hi == 0:
+            return st.just({})
         return st.dictionaries(
             strategy(shapes, s.key, depth=depth + 1),
             strategy(shapes, s.value, depth=depth + 1),
             min_size=lo,
             max_size=hi,
         )
+    if s.type == "structure" and s.union:
+        assert s.cls is not None
+        cls = s.cls
+        members = [
+            m for m in s.members if depth < 3 or shapes[m.shape].type not in ("list", "map")
+        ] or list(s.members)
+        if depth >= 4:  # deep in a recursive union: prefer members that end the recursion
+            flat = [m for m in members if shapes[m.shape].type != "structure"]
+            members = flat or members
+        choices = [
+            st.builds(
+                lambda v, _n=m.name: cls(**{_n: v}), strategy(shapes, m.shape, depth=depth + 1)
+            )
+            for m in members
+        ]
+        return st.one_of(choices) if choices else st.nothing()
     if s.type == "structure":
         assert s.cls is not None
         kwargs: dict[str, st.SearchStrategy[Any]] = {}
         for m in s.members:
             if m.location == "statusCode":
                 continue
-            sub = strategy(shapes, m.shape, depth=depth + 1)
             if m.wire in s.required or m.idempotency_token:
-                kwargs[m.name] = sub
+                kwargs[m.name] = strategy(shapes, m.shape, depth=depth + 1)
             elif depth >= 4:
                 kwargs[m.name] = st.none()
             else:
-                kwargs[m.name] = st.none() | sub
+                kwargs[m.name] = st.none() | strategy(shapes, m.shape, depth=depth + 1)
         return st.builds(s.cls, **kwargs)
     raise AssertionError(f"no strategy for {s.type}")

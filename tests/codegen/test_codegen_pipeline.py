@@ -30,7 +30,9 @@ def test_generated_header_and_names() -> None:
     from kvs_async import kinesisvideo as kv
 
     text = (ROOT / "src/kvs_async/kinesisvideo.py").read_text()
-    assert text.startswith(HEADER.format(source="specs/kinesisvideo/service-2.json"))
+    assert text.startswith(
+        HEADER.format(source="specs/kinesisvideo/service-2.json", again="python -m codegen")
+    )
     assert kv.KinesisVideoClient.SERVICE is kv.SERVICE
     assert "stream_arn" in _fields(kv.DescribeStreamInput)
     assert "max_local_media_size_in_mb" in _fields(kv.LocalSizeConfig)
