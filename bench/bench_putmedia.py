@@ -6,8 +6,9 @@ Media: ffmpeg-made H.264 (testsrc2 with a little noise, 2 s GOP) at 1080p/4 Mbit
 480p/700 kbit/s, cut once into KVS fragments by our muxer (one per keyframe, ~2 s). Each
 measurement runs in a child process (``python -m bench.bench_putmedia child ...``); the parent
 interleaves the rounds of the variants and reports min/median/max MB/s and fragments/s over
-the rounds, the ratio of medians to the ceiling, and the child's peak RSS (VmHWM) above an
-idle child's. The fragments are generated lazily in both variants (the source's Cluster
+the rounds, the ratio of medians to the ceiling, the child's peak RSS (VmHWM) above an
+idle child's, and the child's CPU time per MB (whole run, including the untimed setup calls
+and stream creation): the client's own cost, whatever the shared machine does meanwhile. The fragments are generated lazily in both variants (the source's Cluster
 bodies are kept once; every repetition re-stamps the Cluster timecode), so a longer input
 costs no more memory unless the sender holds what it sent.
 
@@ -182,10 +183,16 @@ def _child(argv: list[str]) -> None:
     base = _hwm_kib()
     asyncio.run(_make_stream(url, stream))
     fn = _raw if variant == "raw" else _ours
+    cpu0 = time.process_time()
     wall, sent, count = asyncio.run(fn(url, stream, _fragments(head, clusters, span, reps)))
+    cpu = time.process_time() - cpu0
     hwm = _hwm_kib()
     asyncio.run(_drop_stream(url, stream))
-    print(json.dumps({"wall": wall, "bytes": sent, "fragments": count, "hwm": hwm, "base": base}))
+    print(
+        json.dumps(
+            {"wall": wall, "cpu": cpu, "bytes": sent, "fragments": count, "hwm": hwm, "base": base}
+        )
+    )
 
 
 def _spawn(*args: str) -> dict[str, float]:
@@ -216,7 +223,7 @@ async def _main(quick: bool) -> None:
     try:
         idle = _spawn("idle", url, "-", "-", "0")["hwm"]
         print(f"{'media':6} {'variant':18} {'MB/s min/med/max':>25} {'frag/s med':>11} "
-              f"{'% of ceiling':>13} {'peak RSS MB':>12}")  # fmt: skip
+              f"{'% of ceiling':>13} {'peak RSS MB':>12} {'CPU ms/MB':>10}")  # fmt: skip
         for label, video in videos.items():
             results: dict[str, list[dict[str, float]]] = {"raw": [], "ours": []}
             for _ in range(rounds):
@@ -233,8 +240,9 @@ async def _main(quick: bool) -> None:
                 med[variant] = statistics.median(mbs)
                 peak = max(r["hwm"] for r in rs) - idle
                 ratio = f"{100 * med[variant] / med['raw']:12.0f}%"
+                cpu = statistics.median(1000 * r["cpu"] / (r["bytes"] / 1e6) for r in rs)
                 print(f"{label:6} {name:18} {_stats(mbs):>25} {statistics.median(fps):11.1f} "
-                      f"{ratio:>13} {peak / 1024:12.1f}")  # fmt: skip
+                      f"{ratio:>13} {peak / 1024:12.1f} {cpu:10.2f}")  # fmt: skip
         # Memory against input length: the same video, 4x longer.
         video = videos["1080p"]
         for k in (reps_of["1080p"], 4 * reps_of["1080p"]):

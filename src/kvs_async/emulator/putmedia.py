@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -62,7 +63,7 @@ class PutMediaSession:
         access_key: str | None,
         stream: Wire,
         producer_start: float | None,
-        log_call: object,
+        log_call: Callable[..., None],
     ) -> None:
         self.emu = emu
         self.request = request
@@ -90,7 +91,7 @@ class PutMediaSession:
         self.lose_acks = faults.take("lose_acks", PUT_MEDIA, self.name)
         self.cut_at: int | None = None
         self.begun = 0  # fragments whose Cluster began
-        self.frag_start_bytes = 0
+        self._invalid_message = ""
 
     # -- output -------------------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class PutMediaSession:
                 headers={"Content-Type": "application/json", "x-amzn-RequestId": self.request_id},
             )
             await self.response.prepare(self.request)
-            self._log_call(  # type: ignore[operator]
+            self._log_call(
                 operation=PUT_MEDIA,
                 stream=self.name,
                 status=200,
@@ -161,8 +162,6 @@ class PutMediaSession:
             except ConnectionError:
                 pass
         return self.response
-
-    _invalid_message = ""
 
     async def _loop(self) -> str:
         emu = self.emu

@@ -266,7 +266,7 @@ async def run(args: argparse.Namespace) -> int:
                 raise
             await producer.close()
         finally:
-            if not producer._finished:
+            if not producer.finished:
                 with contextlib.suppress(Exception):
                     await producer.close(timeout=1.0, raise_errors=False)
             follower.cancel()
@@ -290,8 +290,10 @@ async def run(args: argparse.Namespace) -> int:
             if args.json:
                 status.echo(json.dumps({"summary": summary}))
             else:
+                kept = s.persisted if s.persisted else s.received
+                verb = "persisted" if s.persisted or not s.received else "received (no retention)"
                 status.message(
-                    f"{s.persisted} of {s.put} fragments persisted to {args.stream} "
+                    f"{kept} of {s.put} fragments {verb} to {args.stream} "
                     f"({s.bytes_put / 1e6:.1f} MB in {summary['seconds']} s"
                     + (f", {s.resumes} reconnects" if s.resumes else "")
                     + (f", {producer.in_flight} unacknowledged" if producer.in_flight else "")

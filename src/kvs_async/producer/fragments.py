@@ -65,7 +65,10 @@ def inspect_fragment(
         chunks = parser.feed(data) + parser.close()
     except MkvParseError as exc:
         raise FragmentRejectedError(f"not valid MKV: {exc}", fragment=index, rule="mkv") from None
-    if len(chunks) != 1 or (data.count(_CLUSTER_MAGIC) > 1 and _clusters(data, index) != 1):
+    timecode, clusters = _walk(data, chunks[0].timecode_scale if chunks else 1_000_000)
+    if clusters is None and data.count(_CLUSTER_MAGIC) > 1:
+        clusters = _clusters(data, index)
+    if len(chunks) != 1 or (clusters is not None and clusters != 1):
         raise FragmentRejectedError(
             "more than one Cluster (or EBML document): a fragment holds exactly one Cluster",
             fragment=index,
@@ -90,7 +93,8 @@ def inspect_fragment(
             fragment=index,
             rule="starts-with-keyframe",
         )
-    timecode = _cluster_timecode(data, chunk.timecode_scale)
+    if timecode is None:
+        timecode = _cluster_timecode_events(data, chunk.timecode_scale)
     stamps = sorted({f.timecode_ms for f in chunk.frames})
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     duration = stamps[-1] - timecode + (min(gaps) if gaps else 0)
@@ -119,27 +123,33 @@ def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int]:
     return value, pos + length
 
 
-def _cluster_timecode(data: bytes, scale: int) -> int:
-    """The Cluster's Timecode in ms: a walk over the top-level elements (already validated)."""
+def _walk(data: bytes, scale: int) -> tuple[int | None, int | None]:
+    """(first Cluster's Timecode in ms, number of Clusters) by a walk over the top-level
+    elements (the parser has validated them); None where the walk cannot tell (an
+    unknown-size Cluster cannot be skipped)."""
+    timecode: int | None = None
+    clusters = 0
     try:
         pos = 0
         while pos < len(data):
             eid, pos = _vint(data, pos, keep_marker=True)
             size, pos = _vint(data, pos, keep_marker=False)
-            if eid in (0x18538067, 0x1F43B675):  # Segment, Cluster: step inside
-                if eid == 0x1F43B675:
+            if eid == 0x18538067:  # Segment: step inside
+                continue
+            if eid == 0x1F43B675:
+                clusters += 1
+                if timecode is None:
                     child, at = _vint(data, pos, keep_marker=True)
                     length, at = _vint(data, at, keep_marker=False)
                     if child == 0xE7 and 0 < length <= 8:
-                        return int.from_bytes(data[at : at + length], "big") * scale // 1_000_000
-                    break
-                continue
+                        raw = int.from_bytes(data[at : at + length], "big")
+                        timecode = raw * scale // 1_000_000
             if size < 0:
-                break
+                return timecode, None
             pos += size
     except (ValueError, IndexError):
-        pass
-    return _cluster_timecode_events(data, scale)
+        return timecode, None
+    return timecode, clusters
 
 
 def _cluster_timecode_events(data: bytes, scale: int) -> int:

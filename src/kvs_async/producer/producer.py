@@ -222,6 +222,11 @@ class MediaProducer:
     # --- putting -----------------------------------------------------------------------------
 
     @property
+    def finished(self) -> bool:
+        """Closed: every fragment acknowledged, failed, or given up on at the close timeout."""
+        return self._finished
+
+    @property
     def in_flight(self) -> int:
         """Fragments put and not yet acknowledged."""
         return len(self._window)
@@ -370,7 +375,7 @@ class MediaProducer:
                 conn: PutMediaConnection | None = None
                 try:
                     conn = await self._connector(self._body(conn_id))
-                    async for ack in conn.acks(read_timeout=self._read_timeout()):
+                    async for ack in conn.acks(read_timeout=self.ack_timeout):
                         if self._on_ack(conn_id, ack):
                             progress = True
                             failures = 0
@@ -404,9 +409,6 @@ class MediaProducer:
             raise
         finally:
             self._wake()
-
-    def _read_timeout(self) -> float:
-        return self.ack_timeout
 
     def _fail_all(self, exc: BaseException) -> None:
         self._fatal = exc
