@@ -123,3 +123,62 @@ async def test_unknown_stream_is_404(emu: Emulator) -> None:
     status, acks = await put_media_streaming(emu, "nope", pieces_of(SMALL.read_bytes(), 4096))
     assert status == 404
     assert acks[0]["__type"] == "ResourceNotFoundException"
+
+
+def _fragment_doc(tc: int, frames: int = 3, *, step: int = 33) -> bytes:
+    src = writer.synthetic_fragments(1)[0]
+    blocks = [writer.simple_block(1, i * step, bytes(200), keyframe=i == 0) for i in range(frames)]
+    head = writer.ebml_header() + writer.unknown_size(0x18538067) + src.info + src.tracks
+    return head + writer.cluster(tc, blocks)
+
+
+async def test_documented_error_acks_for_backwards_and_too_long_fragments() -> None:
+    async with Emulator(idle_timeout=0.2, max_fragment_duration_ms=1000) as emu:
+        await emu.create_stream("cam", retention_hours=24)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _fragment_doc(5000)
+            yield _fragment_doc(1000)  # goes back: 4004, not stored
+            yield _fragment_doc(9000, frames=40)  # 40 x 33 ms > 1 s: 4002, not stored
+            yield _fragment_doc(20000)
+
+        status, acks = await put_media_streaming(emu, "cam", body())
+    assert status == 200
+    errors = [
+        (a["ErrorId"], a["ErrorCode"], a["FragmentTimecode"])
+        for a in acks
+        if a["EventType"] == "ERROR"
+    ]
+    assert errors == [
+        (4004, "FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS", 1000),
+        (4002, "MAX_FRAGMENT_DURATION_REACHED", 9000),
+    ]
+    assert [f.timecode_ms for f in emu.fragments("cam")] == [5000, 20000]
+
+
+async def test_idle_keep_alives_on_a_quiet_connection() -> None:
+    async with Emulator(idle_timeout=0.2, idle_ack_interval=0.1) as emu:
+        await emu.create_stream("cam", retention_hours=0)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _fragment_doc(0)
+            await asyncio.sleep(0.5)
+            yield _fragment_doc(1000)
+
+        status, acks = await put_media_streaming(emu, "cam", body())
+    kinds = [a["EventType"] for a in acks]
+    assert status == 200 and "IDLE" in kinds
+    assert "PERSISTED" not in kinds  # no retention: RECEIVED is the last word
+    assert kinds.count("RECEIVED") == 2
+
+
+async def test_putmedia_calls_per_second_per_stream_are_limited() -> None:
+    async with Emulator(idle_timeout=0.2, putmedia_calls_per_second=2) as emu:
+        await emu.create_stream("cam", retention_hours=24)
+
+        async def one() -> AsyncIterator[bytes]:
+            yield _fragment_doc(0)
+
+        answers = [await put_media_streaming(emu, "cam", one()) for _ in range(3)]
+    assert [status for status, _ in answers] == [200, 200, 400]
+    assert answers[2][1][0]["__type"] == "ClientLimitExceededException"

@@ -106,3 +106,44 @@ async def test_cli_missing_stream_and_missing_file(emu: Emulator, tmp_path: Path
     assert "nope" in err or "ResourceNotFound" in err or "not found" in err.lower()
     code, _, err = await put_media_cli(emu, "cam", str(tmp_path / "missing.mkv"))
     assert code == 2 and "no such file" in err
+
+
+@needs_ffmpeg
+async def test_ctrl_c_finishes_the_fragment_and_reports_what_was_persisted(
+    emu: Emulator, av_file: Path
+) -> None:
+    import signal
+
+    read_fd, write_fd = os.pipe()
+    ffmpeg = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-v", "error", "-re", "-stream_loop", "3", "-i", str(av_file),
+        "-c", "copy", "-f", "matroska", "-",
+        stdout=write_fd,
+    )  # fmt: skip
+    os.close(write_fd)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kvs_async.cli", "put-media", "cam", "-", "--json",
+        "--endpoint-url", emu.url,
+        stdin=read_fd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env_for(emu),
+    )  # fmt: skip
+    os.close(read_fd)
+    try:
+        assert proc.stdout is not None
+        while True:  # interrupt once the first fragment is persisted
+            line = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+            if line.get("EventType") == "PERSISTED":
+                break
+        await asyncio.sleep(0.7)  # mid-fragment (GOP 0.48 s at -re)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if ffmpeg.returncode is None:
+            ffmpeg.kill()
+        await ffmpeg.wait()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"interrupted" in err
+    summary = json.loads(out.decode().splitlines()[-1])["summary"]
+    assert summary["interrupted"] is True
+    stored = emu.fragments("cam")
+    assert summary["persisted"] == len(stored) == summary["fragments"] >= 2
