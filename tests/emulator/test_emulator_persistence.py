@@ -154,7 +154,10 @@ async def test_kill_9_during_one_streamed_put_media(tmp_path: Path) -> None:
     head += sources[0].tracks
     acked: list[str] = []
     async with emulator_process(tmp_path) as (proc, target):
-        status, _, raw = await call(target, "/createStream", {"StreamName": "cam"})
+        # PERSISTED acks come only from a stream that retains data, as in KVS.
+        status, _, raw = await call(
+            target, "/createStream", {"StreamName": "cam", "DataRetentionInHours": 1}
+        )
         assert status == 200, raw
 
         async def endless() -> AsyncIterator[bytes]:
