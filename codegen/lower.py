@@ -399,7 +399,7 @@ def _paginator(
     if problems:
         # A paginator we cannot follow leaves the operation without paginate_<op>(), not the
         # service refused; the generator says so.
-        low.warn(f"paginator {op_name}: left out ({'; '.join(problems)})")
+        low.warn(f"paginator {op_name}: left out ({'; '.join(p.strip() for p in problems)})")
         return None
     return Paginator(
         input_token=tuple(input_token),
