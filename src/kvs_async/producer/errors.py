@@ -74,85 +74,157 @@ class PutMediaAckError(PutMediaError):
         super().__init__(f"PutMedia error {error_id} ({self.error_code}){where}: {doc}{extra}")
 
 
-def _ack_error(
-    error_id: int, code: str, doc: str, *, retryable: bool = False
-) -> type[PutMediaAckError]:
-    name = "".join(part.capitalize() for part in code.split("_")) + "Error"
-    return type(
-        name,
-        (PutMediaAckError,),
-        {
-            "__doc__": f"{doc} ({error_id}).",
-            "ERROR_ID": error_id,
-            "ERROR_CODE": code,
-            "RETRYABLE": retryable,
-            "__module__": __name__,
-        },
-    )
+class StreamReadError(PutMediaAckError):
+    """Error reading the data stream (4000)."""
+
+    ERROR_ID = 4000
+    ERROR_CODE = "STREAM_READ_ERROR"
+    RETRYABLE = True
 
 
-StreamReadError = _ack_error(
-    4000, "STREAM_READ_ERROR", "Error reading the data stream", retryable=True
-)
-MaxFragmentSizeReachedError = _ack_error(
-    4001, "MAX_FRAGMENT_SIZE_REACHED", "Fragment size is greater than the maximum limit"
-)
-MaxFragmentDurationReachedError = _ack_error(
-    4002, "MAX_FRAGMENT_DURATION_REACHED", "Fragment duration is greater than the maximum limit"
-)
-MaxConnectionDurationReachedError = _ack_error(
-    4003,
-    "MAX_CONNECTION_DURATION_REACHED",
-    "Connection duration is greater than the maximum allowed",
-    retryable=True,
-)
-FragmentTimecodeLesserThanPreviousError = _ack_error(
-    4004,
-    "FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS",
-    "Fragment timecode is lower than the previous fragment's",
-)
-MoreThanAllowedTracksFoundError = _ack_error(
-    4005, "MORE_THAN_ALLOWED_TRACKS_FOUND", "More tracks than allowed in the MKV"
-)
-InvalidMkvDataError = _ack_error(
-    4006, "INVALID_MKV_DATA", "The input could not be parsed as valid MKV"
-)
-InvalidProducerTimestampError = _ack_error(
-    4007, "INVALID_PRODUCER_TIMESTAMP", "Invalid producer timestamp"
-)
-StreamNotActiveError = _ack_error(4008, "STREAM_NOT_ACTIVE", "The stream no longer exists")
-FragmentMetadataLimitReachedError = _ack_error(
-    4009, "FRAGMENT_METADATA_LIMIT_REACHED", "Fragment metadata limit reached"
-)
-TrackNumberMismatchError = _ack_error(
-    4010,
-    "TRACK_NUMBER_MISMATCH",
-    "A block's track number does not match a track in the MKV header",
-)
-FramesMissingForTrackError = _ack_error(
-    4011, "FRAMES_MISSING_FOR_TRACK", "The fragment holds no frame for a track"
-)
-KmsKeyAccessDeniedError = _ack_error(
-    4500, "KMS_KEY_ACCESS_DENIED", "Access denied for the stream's KMS key"
-)
-KmsKeyDisabledError = _ack_error(4501, "KMS_KEY_DISABLED", "The stream's KMS key is disabled")
-KmsKeyValidationError = _ack_error(
-    4502, "KMS_KEY_VALIDATION_ERROR", "Validation error on the stream's KMS key"
-)
-KmsKeyUnavailableError = _ack_error(
-    4503, "KMS_KEY_UNAVAILABLE", "The stream's KMS key is unavailable", retryable=True
-)
-KmsKeyInvalidUsageError = _ack_error(
-    4504, "KMS_KEY_INVALID_USAGE", "Invalid usage of the stream's KMS key"
-)
-KmsKeyInvalidStateError = _ack_error(
-    4505, "KMS_KEY_INVALID_STATE", "Invalid state of the stream's KMS key"
-)
-KmsKeyNotFoundError = _ack_error(4506, "KMS_KEY_NOT_FOUND", "The stream's KMS key was not found")
-InternalError = _ack_error(5000, "INTERNAL_ERROR", "Internal service error", retryable=True)
-ArchivalError = _ack_error(
-    5001, "ARCHIVAL_ERROR", "The service failed to persist the fragment", retryable=True
-)
+class MaxFragmentSizeReachedError(PutMediaAckError):
+    """Fragment size is greater than the maximum limit (4001)."""
+
+    ERROR_ID = 4001
+    ERROR_CODE = "MAX_FRAGMENT_SIZE_REACHED"
+
+
+class MaxFragmentDurationReachedError(PutMediaAckError):
+    """Fragment duration is greater than the maximum limit (4002)."""
+
+    ERROR_ID = 4002
+    ERROR_CODE = "MAX_FRAGMENT_DURATION_REACHED"
+
+
+class MaxConnectionDurationReachedError(PutMediaAckError):
+    """Connection duration is greater than the maximum allowed (4003)."""
+
+    ERROR_ID = 4003
+    ERROR_CODE = "MAX_CONNECTION_DURATION_REACHED"
+    RETRYABLE = True
+
+
+class FragmentTimecodeLesserThanPreviousError(PutMediaAckError):
+    """Fragment timecode is lower than the previous fragment's (4004)."""
+
+    ERROR_ID = 4004
+    ERROR_CODE = "FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS"
+
+
+class MoreThanAllowedTracksFoundError(PutMediaAckError):
+    """More tracks than allowed in the MKV (4005)."""
+
+    ERROR_ID = 4005
+    ERROR_CODE = "MORE_THAN_ALLOWED_TRACKS_FOUND"
+
+
+class InvalidMkvDataError(PutMediaAckError):
+    """The input could not be parsed as valid MKV (4006)."""
+
+    ERROR_ID = 4006
+    ERROR_CODE = "INVALID_MKV_DATA"
+
+
+class InvalidProducerTimestampError(PutMediaAckError):
+    """Invalid producer timestamp (4007)."""
+
+    ERROR_ID = 4007
+    ERROR_CODE = "INVALID_PRODUCER_TIMESTAMP"
+
+
+class StreamNotActiveError(PutMediaAckError):
+    """The stream no longer exists (4008)."""
+
+    ERROR_ID = 4008
+    ERROR_CODE = "STREAM_NOT_ACTIVE"
+
+
+class FragmentMetadataLimitReachedError(PutMediaAckError):
+    """Fragment metadata limit reached (4009)."""
+
+    ERROR_ID = 4009
+    ERROR_CODE = "FRAGMENT_METADATA_LIMIT_REACHED"
+
+
+class TrackNumberMismatchError(PutMediaAckError):
+    """A block's track number does not match a track in the MKV header (4010)."""
+
+    ERROR_ID = 4010
+    ERROR_CODE = "TRACK_NUMBER_MISMATCH"
+
+
+class FramesMissingForTrackError(PutMediaAckError):
+    """The fragment holds no frame for a track (4011)."""
+
+    ERROR_ID = 4011
+    ERROR_CODE = "FRAMES_MISSING_FOR_TRACK"
+
+
+class KmsKeyAccessDeniedError(PutMediaAckError):
+    """Access denied for the stream's KMS key (4500)."""
+
+    ERROR_ID = 4500
+    ERROR_CODE = "KMS_KEY_ACCESS_DENIED"
+
+
+class KmsKeyDisabledError(PutMediaAckError):
+    """The stream's KMS key is disabled (4501)."""
+
+    ERROR_ID = 4501
+    ERROR_CODE = "KMS_KEY_DISABLED"
+
+
+class KmsKeyValidationError(PutMediaAckError):
+    """Validation error on the stream's KMS key (4502)."""
+
+    ERROR_ID = 4502
+    ERROR_CODE = "KMS_KEY_VALIDATION_ERROR"
+
+
+class KmsKeyUnavailableError(PutMediaAckError):
+    """The stream's KMS key is unavailable (4503)."""
+
+    ERROR_ID = 4503
+    ERROR_CODE = "KMS_KEY_UNAVAILABLE"
+    RETRYABLE = True
+
+
+class KmsKeyInvalidUsageError(PutMediaAckError):
+    """Invalid usage of the stream's KMS key (4504)."""
+
+    ERROR_ID = 4504
+    ERROR_CODE = "KMS_KEY_INVALID_USAGE"
+
+
+class KmsKeyInvalidStateError(PutMediaAckError):
+    """Invalid state of the stream's KMS key (4505)."""
+
+    ERROR_ID = 4505
+    ERROR_CODE = "KMS_KEY_INVALID_STATE"
+
+
+class KmsKeyNotFoundError(PutMediaAckError):
+    """The stream's KMS key was not found (4506)."""
+
+    ERROR_ID = 4506
+    ERROR_CODE = "KMS_KEY_NOT_FOUND"
+
+
+class InternalError(PutMediaAckError):
+    """Internal service error (5000)."""
+
+    ERROR_ID = 5000
+    ERROR_CODE = "INTERNAL_ERROR"
+    RETRYABLE = True
+
+
+class ArchivalError(PutMediaAckError):
+    """The service failed to persist the fragment (5001)."""
+
+    ERROR_ID = 5001
+    ERROR_CODE = "ARCHIVAL_ERROR"
+    RETRYABLE = True
+
 
 ACK_ERRORS: dict[int, type[PutMediaAckError]] = {
     cls.ERROR_ID: cls
