@@ -107,7 +107,7 @@ class _Held:
 
     Per stream, its state just before each chunk is handed over (when it is largest): the
     chunk its consumer still references from before (none when it drops them), the chunk
-    about to be delivered, and the body bytes aiohttp has received beyond it (the next
+    about to be delivered, and the body bytes received beyond it (the next
     partial fragment, in aiohttp's buffer or in the parser). The peak of the sum over streams
     of their latest states is the yardstick; a finished stream counts nothing.
     """
@@ -118,12 +118,18 @@ class _Held:
 
     def sample(self, key: int, stream: Any, before: int, size: int, delivered: int) -> None:
         payload = stream._payload
-        received = payload._content.total_bytes if payload is not None else delivered
+        received = _received(payload) if payload is not None else delivered
         self.per_stream[key] = before + size + max(0, received - delivered)
         self.peak = max(self.peak, sum(self.per_stream.values()))
 
     def finished(self, key: int) -> None:
         self.per_stream[key] = 0
+
+
+def _received(payload: Any) -> int:
+    """Body bytes received so far: aiohttp's count, or the taken-over connection's."""
+    content = getattr(payload, "_content", None)
+    return int(content.total_bytes) if content is not None else int(payload.bytes_received)
 
 
 async def _read_ours(

@@ -8,8 +8,10 @@ place a media byte can be copied on its way up, divided by the media bytes deliv
   selector transport reads with ``recv``), HTTP headers and chunked framing included;
 - ``http body``: bytes aiohttp's HTTP parser hands to ``StreamReader.feed_data`` (the C parser
   builds a new ``bytes`` for each body piece: a copy out of the recv buffer);
-- ``re-slice``: bytes of pieces ``ResponseStream.readany()`` returns that are not the very
-  object aiohttp fed (a slice or a join inside the StreamReader);
+- ``re-slice``: bytes of pieces ``readany()`` returns that are not the very object aiohttp fed
+  (a slice or a join inside the StreamReader) or, on GetMedia's taken-over connection
+  (kvs_async.wire.takeover), not the very object ``recv`` returned (body bytes that shared a
+  read with the chunked framing, sliced out);
 - ``parser``: ``ChunkParser.bytes_copied`` summed over the parsers the stream used (elements
   straddling two pieces, coalesced small pieces);
 - ``raw``: for a consumer that reads ``chunk.raw``, its length unless it is one of the pieces
@@ -33,12 +35,15 @@ def _install(counts: Counts) -> None:
     import aiohttp.streams
 
     from kvs_async import transport
+    from kvs_async.wire import takeover
 
     recv, recv_into = socket.socket.recv, socket.socket.recv_into
+    recent: collections.deque[bytes] = collections.deque(maxlen=64)
 
     def counted_recv(self: socket.socket, n: int, *args: Any) -> bytes:
         data = recv(self, n, *args)
         counts["recv"] += len(data)
+        recent.append(data)
         return data
 
     def counted_recv_into(self: socket.socket, buf: Any, *args: Any) -> int:
@@ -50,7 +55,6 @@ def _install(counts: Counts) -> None:
     socket.socket.recv_into = counted_recv_into  # type: ignore[method-assign]
 
     feed = aiohttp.streams.StreamReader.feed_data
-    recent: collections.deque[bytes] = collections.deque(maxlen=256)
 
     def counted_feed(self: Any, data: bytes, *args: Any) -> Any:
         counts["http body"] += len(data)
@@ -59,15 +63,16 @@ def _install(counts: Counts) -> None:
 
     aiohttp.streams.StreamReader.feed_data = counted_feed  # type: ignore[method-assign]
 
-    readany = transport.ResponseStream.readany
+    for cls in (transport.ResponseStream, takeover.TakenOverStream):
+        readany = cls.readany
 
-    async def counted_readany(self: Any) -> bytes:
-        piece = await readany(self)
-        if piece and not any(piece is fed for fed in recent):
-            counts["re-slice"] += len(piece)
-        return piece
+        async def counted_readany(self: Any, readany: Any = readany) -> bytes:
+            piece: bytes = await readany(self)
+            if piece and not any(piece is fed for fed in recent):
+                counts["re-slice"] += len(piece)
+            return piece
 
-    transport.ResponseStream.readany = counted_readany  # type: ignore[method-assign]
+        cls.readany = counted_readany  # type: ignore[method-assign]
 
 
 async def _read(url: str, stream: str, frags: int, raw: bool, counts: Counts) -> None:

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 log = logging.getLogger("kvs_async")
+# Media bodies read by our own protocol instead of aiohttp's parser (kvs_async.wire.takeover).
+_TAKEOVER_OPS = frozenset({"GetMedia", "GetMediaForFragmentList"})
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -336,7 +338,9 @@ class BaseClient:
                 now=self._now(),
             )
             try:
-                raw = await self._http().send(request, stream=op.streaming_output)
+                raw = await self._http().send(
+                    request, stream=op.streaming_output, takeover=op.name in _TAKEOVER_OPS
+                )
             except TransportError as exc:
                 if key is not None and not isinstance(exc, ReadTimeoutError):
                     self._data_endpoints.invalidate(key)

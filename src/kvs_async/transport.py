@@ -30,6 +30,7 @@ from .errors import (
     ReadTimeoutError,
     TransportError,
 )
+from .wire.takeover import TAKEOVER, TakenOverStream, TakeoverResponse
 
 _READ_CHUNK = 64 * 1024
 # Streaming bodies: up to 1 MiB per socket read instead of asyncio's 256 KiB means fewer
@@ -248,7 +249,7 @@ class RawResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
-    stream: ResponseStream | None = None
+    stream: ResponseStream | TakenOverStream | None = None
 
 
 class Transport:
@@ -277,14 +278,24 @@ class Transport:
                 skip_auto_headers=("Content-Type", "Accept-Encoding"),
                 auto_decompress=False,
                 raise_for_status=False,
+                response_class=TakeoverResponse,
             )
             self._session = session
         return session
 
-    async def send(self, request: HttpRequest, *, stream: bool = False) -> RawResponse:
-        """Send ``request``; a 2xx answer to a streaming call keeps its body unread."""
+    async def send(
+        self, request: HttpRequest, *, stream: bool = False, takeover: bool = False
+    ) -> RawResponse:
+        """Send ``request``; a 2xx answer to a streaming call keeps its body unread.
+
+        ``takeover`` (GetMedia): the body of a 2xx streaming answer is read by our own
+        protocol (:mod:`kvs_async.wire.takeover`) instead of aiohttp's parser, one copy less;
+        the connection is then closed, never pooled. Falls back to aiohttp's reading when
+        the connection cannot be taken over.
+        """
         session = self._get_session()
         where = _where(request)
+        token = TAKEOVER.set(stream and takeover)
         try:
             response = await session.request(
                 request.method,
@@ -294,7 +305,16 @@ class Transport:
             )
         except _TRANSPORT_FAILURES as exc:
             raise _translate(exc, where, self._config.read_timeout, request.url_base) from exc
+        finally:
+            TAKEOVER.reset(token)
         headers: CIMultiDictProxy[str] = response.headers
+        if isinstance(response, TakeoverResponse) and (splitter := response.splitter) is not None:
+            # Only a 2xx answer to a streaming request with takeover=True is ever taken over.
+            return RawResponse(
+                status=response.status,
+                headers=headers,
+                stream=TakenOverStream(response, splitter, self._config.read_timeout, where),
+            )
         if stream and 200 <= response.status < 300:
             return RawResponse(
                 status=response.status,

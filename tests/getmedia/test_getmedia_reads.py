@@ -1,9 +1,10 @@
-"""The read loop: pieces reach the parser whole, as aiohttp received them, and no timer is
-armed for a read that does not wait."""
+"""The read loop: pieces reach the parser whole, as the socket (GetMedia's taken-over body) or
+aiohttp (the fallback) received them, and no timer is armed for a read that does not wait."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import types
 from typing import Any
 
@@ -26,9 +27,17 @@ class _Recording(ChunkParser):
         return super().feed(data)
 
 
+def _aiohttp_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback: the body read through aiohttp's parser, as before the take-over."""
+    from kvs_async import client
+
+    monkeypatch.setattr(client, "_TAKEOVER_OPS", frozenset())
+
+
 async def test_the_parser_gets_the_very_pieces_aiohttp_received(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    _aiohttp_reads(monkeypatch)
     received: list[bytes] = []
     original = aiohttp.streams.StreamReader.feed_data
 
@@ -37,6 +46,46 @@ async def test_the_parser_gets_the_very_pieces_aiohttp_received(
         return original(self, data, *args)
 
     monkeypatch.setattr(aiohttp.streams.StreamReader, "feed_data", feed_data)
+    fed = await _read_recording(4)
+    body = {id(piece) for piece in received}
+    assert fed and all(id(piece) in body for piece in fed), "a piece was sliced or joined"
+    assert max(len(piece) for piece in fed) > 65536
+
+
+async def test_taken_over_the_parser_gets_the_very_objects_recv_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GetMedia's body bypasses aiohttp's parser: what ``recv`` returned is what is fed, whole,
+    for all but the few body bytes that share a read with the chunked framing."""
+    received: list[bytes] = []
+    recv = socket.socket.recv
+
+    def counted_recv(self: socket.socket, n: int, *args: Any) -> bytes:
+        data = recv(self, n, *args)
+        received.append(data)
+        return data
+
+    monkeypatch.setattr(socket.socket, "recv", counted_recv)
+    fed_to_aiohttp: list[bytes] = []
+    original = aiohttp.streams.StreamReader.feed_data
+
+    def feed_data(self: aiohttp.streams.StreamReader, data: bytes, *args: Any) -> Any:
+        fed_to_aiohttp.append(data)
+        return original(self, data, *args)
+
+    monkeypatch.setattr(aiohttp.streams.StreamReader, "feed_data", feed_data)
+    fed = await _read_recording(4)
+    whole = {id(piece) for piece in received}
+    total = sum(len(p) for p in fed)
+    sliced = sum(len(p) for p in fed if id(p) not in whole)
+    assert total > 4 * 60_000
+    assert sliced < total / 100, (sliced, total)
+    assert max(len(piece) for piece in fed) > 65536
+    # aiohttp's body reader saw none of GetMedia's bytes (only the control-plane answers).
+    assert sum(len(p) for p in fed_to_aiohttp) < 10_000
+
+
+async def _read_recording(fragments: int) -> list[Any]:
     fed: list[Any] = []
 
     def parser() -> ChunkParser:
@@ -46,7 +95,7 @@ async def test_the_parser_gets_the_very_pieces_aiohttp_received(
 
     async with Emulator(idle_timeout=0.3) as emu:
         # Large frames: several socket reads per fragment, more than 64 KiB per piece.
-        loaded = await emu.load_media("cam", synthetic_mkv(4, frame_size=60_000))
+        loaded = await emu.load_media("cam", synthetic_mkv(fragments, frame_size=60_000))
         async with KinesisVideoMediaClient(
             region=emu.region, credentials=emu.credentials, endpoint_url=emu.url
         ) as client:
@@ -60,29 +109,40 @@ async def test_the_parser_gets_the_very_pieces_aiohttp_received(
                     if len(got) == len(loaded):
                         break
     assert got == [f.fragment_number for f in loaded]
-    body = {id(piece) for piece in received}
-    assert fed and all(id(piece) in body for piece in fed), "a piece was sliced or joined"
-    assert max(len(piece) for piece in fed) > 65536
+    return fed
 
 
-async def test_a_timer_is_armed_only_for_reads_that_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["takeover", "aiohttp"])
+async def test_a_timer_is_armed_only_for_reads_that_wait(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
     from kvs_async import transport
+    from kvs_async.wire import takeover
 
     reads = armed = 0
-    readany = transport.ResponseStream.readany
+    cls: Any = takeover.TakenOverStream if path == "takeover" else transport.ResponseStream
+    module: Any = takeover if path == "takeover" else transport
+    if path == "aiohttp":
+        _aiohttp_reads(monkeypatch)
+    readany = cls.readany
 
-    async def counted_read(self: transport.ResponseStream) -> bytes:
+    async def counted_read(self: Any) -> bytes:
         nonlocal reads
         reads += 1
-        return await readany(self)
+        result: bytes = await readany(self)
+        return result
 
     def counted_timeout(delay: float | None) -> asyncio.Timeout:
         nonlocal armed
         armed += 1
         return asyncio.timeout(delay)
 
-    monkeypatch.setattr(transport.ResponseStream, "readany", counted_read)
-    monkeypatch.setattr(transport, "asyncio", types.SimpleNamespace(timeout=counted_timeout))
+    monkeypatch.setattr(cls, "readany", counted_read)
+    monkeypatch.setattr(
+        module,
+        "asyncio",
+        types.SimpleNamespace(timeout=counted_timeout, get_running_loop=asyncio.get_running_loop),
+    )
     async with Emulator(idle_timeout=0.3) as emu:
         await emu.load_media("cam", synthetic_mkv(5, frame_size=20_000))
         async with KinesisVideoMediaClient(
