@@ -28,7 +28,8 @@ the timed part: the client's cost, whatever the server and the scheduler did mea
   client.get_media(..., idle_timeout=30)`` (whole pieces as received), timed until the last
   fragment's Chunk is in hand; the client is created inside the timed part. The consumer
   uses frames and tags (``chunk.size`` for the byte count); a second row also reads
-  ``chunk.raw``, which is joined from the received pieces on first use.
+  ``chunk.raw``, which is joined from the received pieces on first use. A third row reads the
+  body through aiohttp's parser (the fallback when a connection cannot be taken over).
 - copies per media byte: an instrumented, untimed run of each (bench.getmedia_copies).
 - frame latency: a per-frame live server (bench.getmedia_latency), frames() against chunks.
 - imports: fresh-process import of our bindings beside aiobotocore's session
@@ -305,7 +306,13 @@ def _child(argv: list[str]) -> None:
         # Untimed warm-up: one fragment of s0 the same way (first-call costs: lazy imports,
         # signing keys, botocore's service model; ~30 ms for get_media) stay out of the rows.
         asyncio.run(_warm_up(variant, url))
-    if variant in ("ours", "ours-raw"):
+    if variant == "ours-aiohttp":
+        # The body read through aiohttp's parser, as before kvs_async.wire took it over.
+        from kvs_async import client
+
+        client._TAKEOVER_OPS = frozenset()
+        result = asyncio.run(_ours(url, stream, frags))
+    elif variant in ("ours", "ours-raw"):
         result = asyncio.run(_ours(url, stream, frags, raw=variant == "ours-raw"))
     elif variant == "raw":
         result = asyncio.run(_raw(url, stream, expect))
@@ -424,6 +431,7 @@ def _table(
             "raw": lambda: _measure("raw", url, stream, expect=size),
             "ours": lambda: _measure("ours", url, stream, frags=frags),
             "ours-raw": lambda: _measure("ours-raw", url, stream, frags=frags),
+            "ours-aiohttp": lambda: _measure("ours-aiohttp", url, stream, frags=frags),
         },
     )
     limit = min(size, 10_000_000) if quick else size
@@ -434,9 +442,14 @@ def _table(
     _row("raw aiohttp (ceiling)", raw, base, "iter_chunked(65536), no parsing")
     _row("kvs_async get_media", ours, base, "Chunk objects: frames, tags (chunk.size)")
     _row("  same, reading chunk.raw", with_raw, base, "raw built on first use")
+    _row("  same, body through aiohttp", res["ours-aiohttp"], base, "no take-over (fallback)")
     prefix = "whole stream" if limit >= size else f"first {limit / 1e6:.0f} MB only"
     _row("aiobotocore + ebmlite sample", boto, base, f"{prefix}, 64 KiB reads, 1 round")
-    for name, r in (("get_media", ours), ("get_media + .raw", with_raw)):
+    for name, r in (
+        ("get_media", ours),
+        ("get_media + .raw", with_raw),
+        ("get_media via aiohttp", res["ours-aiohttp"]),
+    ):
         ratios = _round_ratios(r, raw)
         met = "met" if statistics.median(ratios) >= goal else "NOT met"
         print(

@@ -56,7 +56,7 @@ async def test_taken_over_the_parser_gets_the_very_objects_recv_returned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """GetMedia's body bypasses aiohttp's parser: what ``recv`` returned is what is fed, whole,
-    for all but the few body bytes that share a read with the chunked framing."""
+    for all but the few body bytes that share a read with the response head."""
     received: list[bytes] = []
     recv = socket.socket.recv
 
@@ -79,7 +79,9 @@ async def test_taken_over_the_parser_gets_the_very_objects_recv_returned(
     total = sum(len(p) for p in fed)
     sliced = sum(len(p) for p in fed if id(p) not in whole)
     assert total > 4 * 60_000
-    assert sliced < total / 100, (sliced, total)
+    # Sliced: only the body bytes that came in the head's read (reads between chunks are
+    # sized from the last size line, so they end where the next chunk's data begins).
+    assert sliced <= 2048, (sliced, total)
     assert max(len(piece) for piece in fed) > 65536
     # aiohttp's body reader saw none of GetMedia's bytes (only the control-plane answers).
     assert sum(len(p) for p in fed_to_aiohttp) < 10_000

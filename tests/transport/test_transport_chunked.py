@@ -85,6 +85,21 @@ def test_whole_chunk_data_reads_are_not_copied_and_wanted_says_how_much_is_left(
     assert decoder.done
 
 
+def test_framing_hint_ends_a_read_where_the_next_chunk_data_begins() -> None:
+    decoder = BodyDecoder(chunked=True)
+    wire = b"".join(b"%x\r\n" % 0x100000 + bytes(0x100000) + b"\r\n" for _ in range(3))
+    pos = 0
+    assert decoder.framing() == 8  # before the first size line: a guess ("100000\r\n" here)
+    while pos < len(wire):
+        size = decoder.wanted() or decoder.framing()
+        part = wire[pos : pos + size]
+        pos += len(part)
+        pieces = decoder.feed(part)
+        # Every read is all framing or all data: data reads come back whole, never sliced.
+        assert pieces == [] or (pieces == [part] and pieces[0] is part)
+    assert decoder.feed(b"0\r\n\r\n") == [] and decoder.done
+
+
 def test_read_to_eof() -> None:
     decoder = BodyDecoder(chunked=False)
     assert decoder.wanted() == -1

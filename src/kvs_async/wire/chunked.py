@@ -43,7 +43,7 @@ class BodyDecoder:
     the end of the connection.
     """
 
-    __slots__ = ("_chunked", "_left", "_line", "_offset", "_state", "_trailers")
+    __slots__ = ("_chunked", "_left", "_line", "_offset", "_size_line", "_state", "_trailers")
 
     def __init__(self, *, chunked: bool, length: int | None = None) -> None:
         self._chunked = chunked
@@ -53,6 +53,7 @@ class BodyDecoder:
             self._state = _DONE
         self._line = bytearray()  # a size line or trailer line in progress (bounded)
         self._trailers = 0
+        self._size_line = 8  # length of the last chunk-size line (CRLF included): a guess
         self._offset = 0  # wire bytes consumed so far
 
     @property
@@ -68,6 +69,18 @@ class BodyDecoder:
     def wanted(self) -> int:
         """Body bytes the current chunk still holds (0 between chunks; -1: unknown, to EOF)."""
         return self._left if self._state == _DATA else 0
+
+    def framing(self) -> int:
+        """Between chunks: the framing bytes expected before the next chunk's data, guessed
+        from the last size line (consecutive chunks have sizes of the same hex length), so a
+        read of that many bytes usually ends exactly where the data begins."""
+        state = self._state
+        have = len(self._line)
+        if state == _DATA_END:
+            return 2 - have + self._size_line
+        if state == _SIZE:
+            return max(self._size_line - have, 8)
+        return 32
 
     def feed(self, data: bytes) -> list[bytes]:
         """The body bytes in ``data`` (``[data]`` itself when it is all body)."""
@@ -149,6 +162,7 @@ class BodyDecoder:
             if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
                 raise BodyFramingError(f"bad chunk size {digits[:20]!r}", offset=at)
             size = int(digits, 16)
+            self._size_line = len(text) + 2
             if size:
                 self._left = size
                 self._state = _DATA

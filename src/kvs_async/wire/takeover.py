@@ -35,7 +35,6 @@ TAKEOVER: contextvars.ContextVar[bool] = contextvars.ContextVar("kvs_async_takeo
 
 _HEAD_LIMIT: Final = 65536  # a longer head is left to aiohttp (which refuses it)
 _HEAD_READ: Final = 1024  # read size for the head: the body bytes read with it are sliced
-_FRAMING_READ: Final = 32  # read size between chunks: CRLF + the next size line, a few bytes more
 _RECV: Final = 4 << 20  # largest single socket read (a KVS fragment is one HTTP chunk)
 _RECV_DEFAULT: Final = 256 * 1024  # asyncio's own read size, restored when declining
 _HIGH: Final = 1 << 20  # queued body bytes above which the socket stops being read
@@ -189,8 +188,9 @@ class _Splitter(asyncio.Protocol):
         """Size the next socket read to end where the current HTTP chunk's data ends."""
         if not self._steer or self._decoder is None:
             return
-        wanted = self._decoder.wanted()
-        size = _RECV if wanted < 0 else (min(wanted, _RECV) if wanted else _FRAMING_READ)
+        decoder = self._decoder
+        wanted = decoder.wanted()
+        size = _RECV if wanted < 0 else (min(wanted, _RECV) if wanted else decoder.framing())
         self._transport.max_size = size  # type: ignore[attr-defined]
 
     def _ended(self, exc: BaseException | None) -> None:
