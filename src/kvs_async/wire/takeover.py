@@ -6,7 +6,14 @@ body ourselves: :class:`TakeoverResponse` puts a :class:`_Splitter` in front of 
 protocol (``transport.set_protocol``) *before* any response byte is read, so the split between
 head and body is exact. The head goes to aiohttp; body bytes go through :class:`BodyDecoder`
 and are queued as the very ``bytes`` objects ``recv`` returned: on plain sockets the next read
-is sized to end where the current HTTP chunk ends, so a read holds body bytes only.
+is sized to end where the current HTTP chunk ends, so a read holds body bytes only (and the
+read between two chunks is sized from the last size line to take just the framing).
+
+Why ``recv`` into fresh ``bytes`` and not ``recv_into`` a buffer of ours (a BufferedProtocol):
+the MKV parser keeps the pieces it is fed (frame payloads are views of them, ``Chunk.raw`` joins
+them), so a piece must be immutable ``bytes`` that nobody reuses; a bytearray filled by
+``recv_into`` would have to be copied once more into ``bytes``. ``recv(n)`` writes straight into
+a new ``bytes`` object: the kernel copy is the only one.
 
 A taken-over connection is never given back to aiohttp's pool: closing the stream closes it.
 Whenever the take-over is not possible (aiohttp already holds response bytes, a non-2xx answer,
@@ -35,7 +42,7 @@ TAKEOVER: contextvars.ContextVar[bool] = contextvars.ContextVar("kvs_async_takeo
 
 _HEAD_LIMIT: Final = 65536  # a longer head is left to aiohttp (which refuses it)
 _HEAD_READ: Final = 1024  # read size for the head: the body bytes read with it are sliced
-_RECV: Final = 4 << 20  # largest single socket read (a KVS fragment is one HTTP chunk)
+_RECV: Final = 4 << 20  # largest single socket read (the emulator sends a fragment per chunk)
 _RECV_DEFAULT: Final = 256 * 1024  # asyncio's own read size, restored when declining
 _HIGH: Final = 1 << 20  # queued body bytes above which the socket stops being read
 _LOW: Final = _HIGH // 4  # ... and below which reading resumes
