@@ -91,6 +91,7 @@ class _Splitter(asyncio.Protocol):
         transport.set_protocol(splitter)
         if splitter._steer:
             transport.max_size = _HEAD_READ
+            _raise_mmap_threshold()
         return splitter
 
     @property
@@ -242,6 +243,25 @@ class _Splitter(asyncio.Protocol):
             await waiter
         finally:
             self._waiter = None
+
+
+_THRESHOLD_RAISED: list[bool] = []
+
+
+def _raise_mmap_threshold() -> None:
+    """Let socket reads of up to ``_RECV`` bytes come from the heap, not fresh mmaps.
+
+    ``recv(n)`` allocates ``n`` bytes and shrinks them to what arrived; the pieces are kept
+    (the parser holds them), so with glibc's starting mmap threshold (128 KiB) every read
+    would be a new mapping and every page of it a page fault. glibc raises the threshold
+    when it frees a mapped block, to that block's size: one block of ``_RECV`` bytes,
+    allocated and freed once per process, does that (aiohttp's own reads, freed at once,
+    get there by themselves). Only speed depends on it; other allocators ignore it.
+    """
+    if not _THRESHOLD_RAISED:
+        _THRESHOLD_RAISED.append(True)
+        block = bytes(_RECV + 65536)
+        del block
 
 
 def _decoder_for(head: bytes) -> BodyDecoder | None:
