@@ -6,13 +6,12 @@ import argparse
 import json
 import time
 
-from ..cli.options import output_file
+from ..cli.options import output_file, stream_target
 from ..cli.status import Status
 from .commands import (
     add_stream_arguments,
     archived_client,
     selector_type,
-    stream_target,
     time_range,
 )
 

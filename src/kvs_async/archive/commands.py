@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from ..cli.clients import client_kwargs
 from ..cli.errors import UsageError
-from ..cli.get_media import _STREAM_ARN, _STREAM_NAME, _timestamp
-from ..cli.options import add_client_arguments
+from ..cli.options import add_client_arguments, timestamp
 from ..cli.status import Status
 
 if TYPE_CHECKING:
@@ -22,13 +21,13 @@ def add_stream_arguments(parser: argparse.ArgumentParser, *, range_required: boo
     parser.add_argument("--arn", action="store_true", help="STREAM is a stream ARN")
     parser.add_argument(
         "--start",
-        type=_timestamp,
+        type=timestamp,
         required=range_required,
         help="start of the range (ISO 8601, naive means UTC, or epoch seconds)",
     )
     parser.add_argument(
         "--end",
-        type=_timestamp,
+        type=timestamp,
         required=range_required,
         help="end of the range (inclusive; compared to fragment start times)",
     )
@@ -39,29 +38,6 @@ def add_stream_arguments(parser: argparse.ArgumentParser, *, range_required: boo
         help="which fragment timestamps the range refers to (default: server)",
     )
     add_client_arguments(parser)
-
-
-class StreamTarget(TypedDict):
-    stream_name: str | None
-    stream_arn: str | None
-
-
-def stream_target(args: argparse.Namespace) -> StreamTarget:
-    """``stream_name`` / ``stream_arn`` from STREAM, checked against the service's patterns."""
-    if args.arn and not _STREAM_ARN.fullmatch(args.stream):
-        raise UsageError(
-            f"not a stream ARN: {args.stream!r}",
-            "give arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/ID, or drop --arn",
-        )
-    if not args.arn and not _STREAM_NAME.fullmatch(args.stream):
-        raise UsageError(
-            f"not a valid stream name: {args.stream!r}",
-            "names are 1-256 letters, digits, '.', '_' or '-' (an ARN needs --arn)",
-        )
-    return {
-        "stream_name": None if args.arn else args.stream,
-        "stream_arn": args.stream if args.arn else None,
-    }
 
 
 def time_range(

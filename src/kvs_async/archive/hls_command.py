@@ -6,13 +6,12 @@ import argparse
 import json
 
 from ..cli.errors import UsageError
-from ..cli.options import positive_int
+from ..cli.options import positive_int, stream_target
 from ..cli.status import Status
 from .commands import (
     add_stream_arguments,
     archived_client,
     selector_type,
-    stream_target,
     time_range,
 )
 

@@ -9,13 +9,12 @@ import os
 from pathlib import Path
 
 from ..cli.errors import CommandError, UsageError
-from ..cli.options import positive_int
+from ..cli.options import positive_int, stream_target
 from ..cli.status import Status
 from .commands import (
     add_stream_arguments,
     archived_client,
     selector_type,
-    stream_target,
     time_range,
 )
 

@@ -8,14 +8,20 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .clients import client_kwargs, endpoint_of
 from .errors import UsageError, explain
-from .options import add_client_arguments, output_file, positive_float, positive_int
+from .options import (
+    add_client_arguments,
+    output_file,
+    positive_float,
+    positive_int,
+    stream_target,
+    timestamp,
+)
 from .status import Status
 
 if TYPE_CHECKING:
@@ -40,34 +46,8 @@ START_TYPES = (
     "PRODUCER_TIMESTAMP",
     "CONTINUATION_TOKEN",
 )
-# The service's own patterns (botocore model), checked before anything is sent.
-_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,256}")
-_STREAM_ARN = re.compile(
-    r"arn:[a-z\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+"
-)
 _FRAGMENT_NUMBER = re.compile(r"[0-9]{1,128}")
 _TOKEN = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
-
-
-def _timestamp(text: str) -> datetime:
-    """ISO 8601 (naive means UTC) or epoch seconds, as KVS tags write them."""
-    try:
-        seconds = Decimal(text)
-    except InvalidOperation:
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not an ISO 8601 time or epoch seconds: {text!r}"
-            ) from None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not seconds.is_finite() or seconds < 0:
-        raise argparse.ArgumentTypeError(f"epoch seconds must be >= 0, got {text!r}")
-    micros = int((seconds * 1_000_000).to_integral_value())
-    try:
-        return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=micros)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(f"time out of range: {text!r}") from None
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -96,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timestamp",
-        type=_timestamp,
+        type=timestamp,
         help="start time for SERVER_TIMESTAMP/PRODUCER_TIMESTAMP (ISO 8601 or epoch seconds)",
     )
     parser.add_argument(
@@ -279,24 +259,14 @@ async def run(args: argparse.Namespace) -> int:
     from ..getmedia import ResumePolicy
     from ..kinesis_video_media import KinesisVideoMediaClient
 
-    if args.arn and not _STREAM_ARN.fullmatch(args.stream):
-        raise UsageError(
-            f"not a stream ARN: {args.stream!r}",
-            "give arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/ID, or drop --arn",
-        )
-    if not args.arn and not _STREAM_NAME.fullmatch(args.stream):
-        raise UsageError(
-            f"not a valid stream name: {args.stream!r}",
-            "names are 1-256 letters, digits, '.', '_' or '-' (an ARN needs --arn)",
-        )
+    target = stream_target(args)
     selector = _selector(args)
     status = Status(verbose=args.verbose, as_json=args.json, prog="kvs-async get-media")
     async with KinesisVideoMediaClient(
         **client_kwargs(KinesisVideoMediaClient, args, status)
     ) as client:
         stream = client.get_media(
-            stream_name=None if args.arn else args.stream,
-            stream_arn=args.stream if args.arn else None,
+            **target,
             start_selector=selector,
             resume=ResumePolicy(enabled=not args.no_resume),
             idle_timeout=args.idle_timeout,

@@ -12,12 +12,64 @@ import argparse
 import math
 import os
 import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from yarl import URL
 
 from .errors import UsageError
+
+# The service's own patterns (botocore model), checked before anything is sent.
+_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,256}")
+_STREAM_ARN = re.compile(
+    r"arn:[a-z\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+"
+)
+
+
+def timestamp(text: str) -> datetime:
+    """ISO 8601 (naive means UTC) or epoch seconds, as KVS tags write them."""
+    try:
+        seconds = Decimal(text)
+    except InvalidOperation:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not an ISO 8601 time or epoch seconds: {text!r}"
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not seconds.is_finite() or seconds < 0:
+        raise argparse.ArgumentTypeError(f"epoch seconds must be >= 0, got {text!r}")
+    micros = int((seconds * 1_000_000).to_integral_value())
+    try:
+        return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=micros)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"time out of range: {text!r}") from None
+
+
+class StreamTarget(TypedDict):
+    stream_name: str | None
+    stream_arn: str | None
+
+
+def stream_target(args: argparse.Namespace) -> StreamTarget:
+    """``stream_name`` / ``stream_arn`` from STREAM (an ARN with ``--arn``), checked first."""
+    if args.arn and not _STREAM_ARN.fullmatch(args.stream):
+        raise UsageError(
+            f"not a stream ARN: {args.stream!r}",
+            "give arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/ID, or drop --arn",
+        )
+    if not args.arn and not _STREAM_NAME.fullmatch(args.stream):
+        raise UsageError(
+            f"not a valid stream name: {args.stream!r}",
+            "names are 1-256 letters, digits, '.', '_' or '-' (an ARN needs --arn)",
+        )
+    return {
+        "stream_name": None if args.arn else args.stream,
+        "stream_arn": args.stream if args.arn else None,
+    }
 
 
 def add_global_arguments(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -20,7 +20,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..cli.errors import CommandError, UsageError
-from ..cli.options import add_client_arguments, non_negative_int, positive_float
+from ..cli.options import (
+    add_client_arguments,
+    non_negative_int,
+    positive_float,
+    stream_target,
+)
 
 if TYPE_CHECKING:
     from ..cli.status import Status
@@ -73,21 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _target(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    from ..cli.get_media import _STREAM_ARN, _STREAM_NAME
-
-    if args.arn and not _STREAM_ARN.fullmatch(args.stream):
-        raise UsageError(
-            f"not a stream ARN: {args.stream!r}",
-            "give arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/ID, or drop --arn",
-        )
-    if not args.arn and not _STREAM_NAME.fullmatch(args.stream):
-        raise UsageError(
-            f"not a valid stream name: {args.stream!r}",
-            "names are 1-256 letters, digits, '.', '_' or '-' (an ARN needs --arn)",
-        )
+    target = stream_target(args)
     if args.create and args.arn:
         raise UsageError("--create needs a stream name, not an ARN", "drop --arn or --create")
-    return (None, args.stream) if args.arn else (args.stream, None)
+    return target["stream_name"], target["stream_arn"]
 
 
 async def _pieces(path: str) -> AsyncIterator[bytes]:
