@@ -53,8 +53,13 @@ def _botocore_query(url_path: str, query: dict[str, Any]) -> tuple[str, list[tup
 
 
 def _body(body: Any) -> Any:
+    """JSON bodies compared as documents; anything else (a blob payload that merely starts
+    with ``{``, e.g. lambda Invoke's) as bytes."""
     if isinstance(body, bytes | bytearray) and body[:1] in (b"{", b"["):
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except ValueError:  # not UTF-8 or not JSON: a raw payload
+            pass
     return bytes(body)
 
 
